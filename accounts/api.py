@@ -1,0 +1,120 @@
+"""Accounts API: who am I, my courses, a course's roster. One view per operation."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Course, User
+from accounts.permissions import HasAnyRole, IsTeacherOrAdmin, course_is_taught_by
+from accounts.selectors import course_get_for_user, course_list_for_user, course_student_list
+from accounts.services import enrollment_create, enrollment_delete
+from core.api import StandardPagination
+from core.errors import NotFoundError, PermissionDeniedError
+
+
+class UserOutputSerializer(serializers.ModelSerializer[User]):
+    role = serializers.CharField(source="effective_role")
+
+    class Meta:
+        model = User
+        fields = ("id", "username", "first_name", "last_name", "email", "role")
+
+
+class CourseOutputSerializer(serializers.ModelSerializer[Course]):
+    teachers: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="username"
+    )
+    student_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Course
+        fields = ("id", "code", "name", "description", "teachers", "student_count", "created_at")
+
+
+class StudentOutputSerializer(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ("id", "username", "first_name", "last_name")
+
+
+class EnrollmentInputSerializer(serializers.Serializer[dict[str, str]]):
+    username = serializers.CharField(max_length=150)
+
+
+class MeApi(APIView):
+    permission_classes = [HasAnyRole]
+
+    @extend_schema(responses=UserOutputSerializer, summary="The signed-in user and their role")
+    def get(self, request: Request) -> Response:
+        return Response(UserOutputSerializer(cast(User, request.user)).data)
+
+
+class CourseListApi(APIView):
+    permission_classes = [HasAnyRole]
+
+    @extend_schema(responses=CourseOutputSerializer(many=True), summary="Courses the caller may open")
+    def get(self, request: Request) -> Response:
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(course_list_for_user(user=request.user), request, view=self)
+        return paginator.get_paginated_response(CourseOutputSerializer(page, many=True).data)
+
+
+class CourseDetailApi(APIView):
+    permission_classes = [HasAnyRole]
+
+    @extend_schema(responses=CourseOutputSerializer, summary="One course")
+    def get(self, request: Request, course_id: int) -> Response:
+        course = course_get_for_user(user=request.user, course_id=course_id)
+        return Response(CourseOutputSerializer(course).data)
+
+
+def _taught_course(request: Request, course_id: int) -> Course:
+    course = course_get_for_user(user=request.user, course_id=course_id)
+    if not course_is_taught_by(course=course, user=request.user):
+        raise PermissionDeniedError("Only the course's teachers and admins may manage its students.")
+    return course
+
+
+class CourseStudentListApi(APIView):
+    permission_classes = [IsTeacherOrAdmin]
+
+    @extend_schema(responses=StudentOutputSerializer(many=True), summary="Students enrolled in a course")
+    def get(self, request: Request, course_id: int) -> Response:
+        course = _taught_course(request, course_id)
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(course_student_list(course=course), request, view=self)
+        return paginator.get_paginated_response(StudentOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=EnrollmentInputSerializer, responses={201: StudentOutputSerializer}, summary="Enrol a student"
+    )
+    def post(self, request: Request, course_id: int) -> Response:
+        course = _taught_course(request, course_id)
+        serializer = EnrollmentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        student = _student_by_username(serializer.validated_data["username"])
+        enrollment_create(course=course, student=student)
+        return Response(StudentOutputSerializer(student).data, status=status.HTTP_201_CREATED)
+
+
+class CourseStudentDeleteApi(APIView):
+    permission_classes = [IsTeacherOrAdmin]
+
+    @extend_schema(responses={204: None}, summary="Remove a student from a course")
+    def delete(self, request: Request, course_id: int, username: str) -> Response:
+        course = _taught_course(request, course_id)
+        enrollment_delete(course=course, student=_student_by_username(username))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _student_by_username(username: str) -> User:
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist as error:
+        raise NotFoundError(f"No user is called “{username}”.") from error

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+api_patterns = [
+    path("", include("accounts.api_urls")),
+    path("", include("core.api_urls")),
+    path("tutor/", include("tutor.api_urls")),
+    path("grading/", include("grading.api_urls")),
+    path("coaching/", include("coaching.api_urls")),
+    path("datasets/", include("datasets_admin.api_urls")),
+    path("models/", include("models_runtime.api_urls")),
+]
+
+urlpatterns = [
+    path("", include("accounts.urls")),
+    path("", include("core.urls")),
+    path("tutor/", include("tutor.urls")),
+    path("grading/", include("grading.urls")),
+    path("coaching/", include("coaching.urls")),
+    path("datasets/", include("datasets_admin.urls")),
+    path("models/", include("models_runtime.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/", include(api_patterns)),
+]
+
+handler400 = "core.error_views.bad_request"
+handler403 = "core.error_views.permission_denied"
+handler404 = "core.error_views.page_not_found"
+handler500 = "core.error_views.server_error"

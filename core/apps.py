@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Core: jobs, errors and shared plumbing"
+
+    def ready(self) -> None:
+        from core.navigation import nav_link_register
+
+        nav_link_register(label="System", url_name="core:system", roles={"admin"}, order=90)

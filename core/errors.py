@@ -1,0 +1,34 @@
+"""The one application error type. Services raise it; the API and htmx views turn it into a 4xx."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    """A problem the user can fix: bad input, a forbidden action, a missing object."""
+
+    status_code = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.extra = extra or {}
+
+
+class NotFoundError(ApplicationError):
+    status_code = 404
+    code = "not_found"
+
+
+class PermissionDeniedError(ApplicationError):
+    status_code = 403
+    code = "permission_denied"
+
+
+class ConflictError(ApplicationError):
+    status_code = 409
+    code = "conflict"

@@ -1,0 +1,26 @@
+// Tutorloop's small amount of page glue. No inline scripts: the content security policy forbids them.
+document.addEventListener("htmx:responseError", function (event) {
+  // Show the server's error message (an HTML fragment or the API's JSON error) instead of failing silently.
+  var xhr = event.detail.xhr;
+  var message = "Something went wrong (" + xhr.status + ").";
+  try {
+    var body = JSON.parse(xhr.responseText);
+    if (body && body.error && body.error.message) { message = body.error.message; }
+  } catch (ignored) {
+    var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+    var node = doc.querySelector(".error-message, .message-error");
+    if (node) { message = node.textContent.trim(); }
+  }
+  var target = document.querySelector("#htmx-error") || document.querySelector(".messages");
+  if (!target) {
+    target = document.createElement("div");
+    target.className = "messages";
+    target.id = "htmx-error";
+    document.querySelector("main").prepend(target);
+  }
+  var p = document.createElement("p");
+  p.className = "message message-error";
+  p.setAttribute("role", "alert");
+  p.textContent = message;
+  target.replaceChildren(p);
+});

@@ -1,0 +1,60 @@
+"""Settings come from the environment; production refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_without_secret_key_fails_naming_the_variable() -> None:
+    result = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.production")
+    assert result.returncode != 0
+    assert (
+        "The environment variable SECRET_KEY is required by these settings but is not set." in result.stderr
+    )
+
+
+def test_production_check_deploy_prints_no_warning() -> None:
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY="a-real-secret-4f8e1c9a7b2d6e3f0a5c8b1d4e7f2a9c6b3d0e8f1a4c7b2e5d8f",
+        ALLOWED_HOSTS="tutorloop.example.org",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_malformed_boolean_is_named() -> None:
+    result = _manage("check", DEBUG="perhaps", DJANGO_SETTINGS_MODULE="config.settings.local")
+    assert result.returncode != 0
+    assert "The environment variable DEBUG must be one of" in result.stderr
+
+
+def test_migrations_are_up_to_date() -> None:
+    result = _manage("makemigrations", "--check", "--dry-run", DJANGO_SETTINGS_MODULE="config.settings.test")
+    assert result.returncode == 0, result.stdout + result.stderr
