@@ -12,8 +12,9 @@ from core.errors import NotFoundError
 
 
 def course_list_for_user(*, user: Any) -> QuerySet[Course]:
+    # Count over all enrolments, not just the rows the visibility filter joined (a student's own).
     return (
-        course_list_visible(user=user)
+        Course.objects.filter(pk__in=course_list_visible(user=user).values("pk"))
         .annotate(student_count=Count("enrollments", distinct=True))
         .prefetch_related("teachers")
         .order_by("name")

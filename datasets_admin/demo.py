@@ -69,9 +69,9 @@ def demo_seed() -> list[DemoLogin]:
         code=DEMO_COURSE_CODE,
         name="Networks and Numbers 101",
         description=(
-            "A demo course: short questions from a university networking course (SAF data set) and "
-            "math word problems for tutoring (MathDial data set). "
-            "See datasets_admin/demo_data/ATTRIBUTION.md."
+            "A demo course with short questions from a university networking course and math word "
+            "problems for tutoring, taken from the SAF (Filighera et al., 2022; MIT license) and "
+            "MathDial (Macina et al., 2023; CC BY-SA 4.0) research data sets."
         ),
     )
     course_teacher_add(course=course, teacher=people["teacher"])

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from tests.accounts.factories import PASSWORD, UserFactory
+from tests.accounts.factories import PASSWORD, EnrollmentFactory, UserFactory
 from tests.conftest import School, client_for
 
 pytestmark = pytest.mark.django_db
@@ -56,9 +56,11 @@ def test_teacher_dashboard_lists_only_taught_courses(school: School) -> None:
 
 
 def test_student_dashboard_lists_only_enrolled_courses(school: School) -> None:
+    EnrollmentFactory(course=school.course)  # a classmate
     content = client_for(school.student).get(reverse("accounts:dashboard")).content.decode()
     assert school.course.name in content
     assert school.other_course.name not in content
+    assert "2 students" in content  # the whole class, not just the row that made it visible
 
 
 def test_student_opening_a_teacher_page_is_refused_with_a_message(school: School) -> None:
