@@ -93,9 +93,7 @@ class Enrollment(models.Model):
 
     class Meta:
         ordering = ["course", "student"]
-        constraints = [
-            models.UniqueConstraint(fields=["course", "student"], name="accounts_enrollment_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["course", "student"], name="accounts_enrollment_unique")]
 
     def __str__(self) -> str:
         return f"{self.student} in {self.course}"

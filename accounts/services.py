@@ -14,9 +14,7 @@ ROLE_CHOICES_TEXT = "student, teacher or admin"
 def _check_role(role: str) -> str:
     if role not in Role.values:
         if not role:
-            raise ApplicationError(
-                f"Choose a role for the account: {ROLE_CHOICES_TEXT}.", code="role_missing"
-            )
+            raise ApplicationError(f"Choose a role for the account: {ROLE_CHOICES_TEXT}.", code="role_missing")
         raise ApplicationError(f"Unknown role “{role}”: choose {ROLE_CHOICES_TEXT}.", code="role_invalid")
     return role
 
@@ -53,9 +51,7 @@ def user_role_set(*, user: User, role: str) -> User:
 
 
 @transaction.atomic
-def course_create(
-    *, code: str, name: str, description: str = "", teachers: list[User] | None = None
-) -> Course:
+def course_create(*, code: str, name: str, description: str = "", teachers: list[User] | None = None) -> Course:
     course = Course(code=code, name=name, description=description)
     try:
         course.full_clean()

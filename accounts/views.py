@@ -58,9 +58,7 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
         course = course_get_for_user(user=request.user, course_id=course_id)
     except NotFoundError as error:
         raise Http404(error.message) from error
-    is_teaching = user_role(request.user) in TEACHING_ROLES and course_is_taught_by(
-        course=course, user=request.user
-    )
+    is_teaching = user_role(request.user) in TEACHING_ROLES and course_is_taught_by(course=course, user=request.user)
     students = course_student_list(course=course) if is_teaching else None
     return render(
         request,

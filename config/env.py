@@ -20,9 +20,7 @@ def env_str(name: str, default: object = _MISSING) -> str:
     value = os.environ.get(name)
     if value is None or value == "":
         if default is _MISSING:
-            raise ImproperlyConfigured(
-                f"The environment variable {name} is required by these settings but is not set."
-            )
+            raise ImproperlyConfigured(f"The environment variable {name} is required by these settings but is not set.")
         return str(default)
     return value
 
@@ -48,9 +46,7 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError as error:
-        raise ImproperlyConfigured(
-            f"The environment variable {name} must be a whole number, not {value!r}."
-        ) from error
+        raise ImproperlyConfigured(f"The environment variable {name} must be a whole number, not {value!r}.") from error
 
 
 def env_float(name: str, default: float) -> float:
@@ -60,9 +56,7 @@ def env_float(name: str, default: float) -> float:
     try:
         return float(value)
     except ValueError as error:
-        raise ImproperlyConfigured(
-            f"The environment variable {name} must be a number, not {value!r}."
-        ) from error
+        raise ImproperlyConfigured(f"The environment variable {name} must be a number, not {value!r}.") from error
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -35,9 +35,7 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     is_cancel_requested = models.BooleanField(default=False)
-    unique_key = models.CharField(
-        max_length=200, blank=True, help_text="Two active jobs never share a non-empty key."
-    )
+    unique_key = models.CharField(max_length=200, blank=True, help_text="Two active jobs never share a non-empty key.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -19,9 +19,7 @@ class NavLink:
 _LINKS: list[NavLink] = []
 
 
-def nav_link_register(
-    *, label: str, url_name: str, roles: set[str] | frozenset[str], order: int = 50
-) -> None:
+def nav_link_register(*, label: str, url_name: str, roles: set[str] | frozenset[str], order: int = 50) -> None:
     link = NavLink(label=label, url_name=url_name, roles=frozenset(roles), order=order)
     if link not in _LINKS:
         _LINKS.append(link)

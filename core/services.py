@@ -43,9 +43,7 @@ def job_create(
                 unique_key=unique_key,
             )
     except IntegrityError as error:
-        raise ConflictError(
-            f"“{title}” is already queued or running; wait for it to finish or cancel it."
-        ) from error
+        raise ConflictError(f"“{title}” is already queued or running; wait for it to finish or cancel it.") from error
     job_id = str(job.id)
     transaction.on_commit(lambda: task.delay(job_id))
     return job

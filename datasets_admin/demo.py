@@ -96,9 +96,7 @@ def _seed_questions(*, course: Course, teacher: User, students: list[User]) -> N
         description="Four questions from the SAF data set (Filighera et al., 2022), MIT license.",
     )
     for position, item in enumerate(_load("saf_questions.json"), start=1):
-        question = Question.objects.filter(
-            assignment=assignment, position=position
-        ).first() or question_create(
+        question = Question.objects.filter(assignment=assignment, position=position).first() or question_create(
             assignment=assignment,
             text=item["text"],
             reference_answers=item["reference_answers"],
@@ -117,9 +115,7 @@ def _seed_questions(*, course: Course, teacher: User, students: list[User]) -> N
                 continue
             label = labels[(index + position) % len(labels)]
             pool = by_label.get(label) or item["answers"]
-            submission_create(
-                question=question, student=student, answer_text=pool[index % len(pool)]["response"]
-            )
+            submission_create(question=question, student=student, answer_text=pool[index % len(pool)]["response"])
 
 
 def _seed_problems(*, course: Course) -> None:

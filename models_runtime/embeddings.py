@@ -52,7 +52,10 @@ def embed(texts: list[str], *, batch_size: int = 64, normalize: bool = True) -> 
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     vectors = embedding_model().encode(
-        texts, batch_size=batch_size, normalize_embeddings=normalize, convert_to_numpy=True,
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=normalize,
+        convert_to_numpy=True,
         show_progress_bar=False,
     )
     return np.asarray(vectors, dtype=np.float32)

@@ -10,6 +10,4 @@ class TutorConfig(AppConfig):
     def ready(self) -> None:
         from core.navigation import nav_link_register
 
-        nav_link_register(
-            label="Tutor", url_name="tutor:index", roles={"student", "teacher", "admin"}, order=20
-        )
+        nav_link_register(label="Tutor", url_name="tutor:index", roles={"student", "teacher", "admin"}, order=20)

@@ -11,9 +11,7 @@ from tutor.models import Problem
 
 
 def problem_list_for_user(*, user: Any) -> QuerySet[Problem]:
-    problems = queryset_visible(Problem.objects.all(), user=user, course_path="course").select_related(
-        "course"
-    )
+    problems = queryset_visible(Problem.objects.all(), user=user, course_path="course").select_related("course")
     if user_role(user) == "student":
         problems = problems.filter(is_assigned=True)
     return problems.order_by("course__name", "title")

@@ -196,9 +196,7 @@ MODELS_DIR = Path(env_str("MODELS_DIR", str(VAR_DIR / "models")))
 MODEL_DEFAULT_BACKEND = env_str("MODEL_BACKEND", "local")
 MODEL_TASKS = ("tutor", "feedback", "grader", "coaching", "questions", "teacher")
 # Per task: MODEL_BACKEND_<TASK> (local|openai), falling back to MODEL_BACKEND.
-MODEL_BACKENDS = {
-    task: env_str(f"MODEL_BACKEND_{task.upper()}", MODEL_DEFAULT_BACKEND) for task in MODEL_TASKS
-}
+MODEL_BACKENDS = {task: env_str(f"MODEL_BACKEND_{task.upper()}", MODEL_DEFAULT_BACKEND) for task in MODEL_TASKS}
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "http://127.0.0.1:8001/v1")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "not-needed")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "")

@@ -164,7 +164,9 @@ class LocalEngine:
             while len(waiting) < self.max_batch_size * 4:
                 timeout = deadline - time.monotonic()
                 try:
-                    waiting.append(self._pending.get(timeout=max(timeout, 0)) if timeout > 0 else self._pending.get_nowait())
+                    waiting.append(
+                        self._pending.get(timeout=max(timeout, 0)) if timeout > 0 else self._pending.get_nowait()
+                    )
                 except queue.Empty:
                     break
             key = waiting[0].group_key

@@ -107,9 +107,7 @@ def test_enrolling_a_teacher_is_a_clear_400(school: School) -> None:
 
 
 def test_missing_field_is_named_in_the_error(school: School) -> None:
-    response = api_for(school.admin).post(
-        reverse("api-course-students", args=[school.course.pk]), {}, format="json"
-    )
+    response = api_for(school.admin).post(reverse("api-course-students", args=[school.course.pk]), {}, format="json")
     assert response.status_code == 400
     assert response.json()["error"] == {
         "code": "invalid",
@@ -125,9 +123,7 @@ def test_unknown_api_url_is_json_404(school: School) -> None:
 
 
 def test_openapi_schema_lists_the_endpoints(school: School) -> None:
-    response = api_for(school.admin).get(
-        reverse("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json"
-    )
+    response = api_for(school.admin).get(reverse("api-schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert "/api/me/" in paths

@@ -13,9 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def test_wrong_password_shows_a_clear_message_and_no_session(school: School) -> None:
     client = Client()
-    response = client.post(
-        reverse("accounts:login"), {"username": school.student.username, "password": "nope"}
-    )
+    response = client.post(reverse("accounts:login"), {"username": school.student.username, "password": "nope"})
     assert response.status_code == 200
     assert "Please enter a correct username and password" in response.content.decode()
     assert "_auth_user_id" not in client.session
@@ -70,9 +68,7 @@ def test_student_opening_a_teacher_page_is_refused_with_a_message(school: School
 
 
 def test_course_page_of_another_course_is_not_found(school: School) -> None:
-    response = client_for(school.teacher).get(
-        reverse("accounts:course_detail", args=[school.other_course.pk])
-    )
+    response = client_for(school.teacher).get(reverse("accounts:course_detail", args=[school.other_course.pk]))
     assert response.status_code == 404
 
 
@@ -112,9 +108,7 @@ def test_logout_ends_the_session(school: School) -> None:
     assert client.get(reverse("accounts:dashboard")).status_code == 302
 
 
-def test_dashboard_query_count_does_not_grow_with_courses(
-    school: School, django_assert_max_num_queries
-) -> None:
+def test_dashboard_query_count_does_not_grow_with_courses(school: School, django_assert_max_num_queries) -> None:
     client = client_for(school.admin)
     with django_assert_max_num_queries(12):
         client.get(reverse("accounts:dashboard"))

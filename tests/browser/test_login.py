@@ -61,9 +61,7 @@ def test_logout_from_the_menu(page, school: School) -> None:
 
 
 def test_dashboard_fits_a_phone_screen(browser, live_server, school: School) -> None:
-    context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 375, "height": 740}, is_mobile=True
-    )
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 375, "height": 740}, is_mobile=True)
     page = context.new_page()
     log_in(page, school.admin.username)
     page.get_by_test_id("dashboard-title").wait_for()

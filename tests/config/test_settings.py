@@ -30,9 +30,7 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_production_without_secret_key_fails_naming_the_variable() -> None:
     result = _manage("check", DJANGO_SETTINGS_MODULE="config.settings.production")
     assert result.returncode != 0
-    assert (
-        "The environment variable SECRET_KEY is required by these settings but is not set." in result.stderr
-    )
+    assert "The environment variable SECRET_KEY is required by these settings but is not set." in result.stderr
 
 
 def test_production_check_deploy_prints_no_warning() -> None:

@@ -14,6 +14,4 @@ class Command(BaseCommand):
         logins = demo_seed()
         self.stdout.write(self.style.SUCCESS("Demo ready. Log in at http://127.0.0.1:8000 as:"))
         for login in logins:
-            self.stdout.write(
-                f"  {login.role:<8} {login.username:<8} password: {login.password}   ({login.name})"
-            )
+            self.stdout.write(f"  {login.role:<8} {login.username:<8} password: {login.password}   ({login.name})")
