@@ -93,3 +93,6 @@ class ActivationRecord(models.Model):
     class Meta:
         ordering = ["-activated_at"]
         constraints = [models.CheckConstraint(condition=~Q(reason=""), name="models_runtime_activation_has_reason")]
+
+    def __str__(self) -> str:
+        return f"{self.task} -> {self.version} at {self.activated_at:%Y-%m-%d %H:%M}"
