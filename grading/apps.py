@@ -10,6 +10,4 @@ class GradingConfig(AppConfig):
     def ready(self) -> None:
         from core.navigation import nav_link_register
 
-        nav_link_register(
-            label="Grading", url_name="grading:index", roles={"student", "teacher", "admin"}, order=30
-        )
+        nav_link_register(label="Grading", url_name="grading:index", roles={"student", "teacher", "admin"}, order=30)

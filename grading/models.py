@@ -21,9 +21,7 @@ class Assignment(models.Model):
 
     class Meta:
         ordering = ["course", "title"]
-        constraints = [
-            models.UniqueConstraint(fields=["course", "title"], name="grading_assignment_unique_title")
-        ]
+        constraints = [models.UniqueConstraint(fields=["course", "title"], name="grading_assignment_unique_title")]
 
     def __str__(self) -> str:
         return self.title
@@ -62,9 +60,7 @@ class Submission(models.Model):
     """A student's answer. A new answer to the same question keeps the earlier ones, not current."""
 
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="submissions")
-    student = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"
-    )
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
     answer_text = models.TextField()
     submitted_at = models.DateTimeField(auto_now_add=True)
     is_current = models.BooleanField(default=True)

@@ -202,8 +202,7 @@ def csv_read(path: Path) -> list[GradingExample]:
     missing = [column for column in _CSV_REQUIRED if column not in header]
     if missing:
         raise CsvFormatError(
-            f"{path}: row 1 (the header): missing column(s) {', '.join(missing)}; "
-            f"expected {','.join(CSV_COLUMNS)}"
+            f"{path}: row 1 (the header): missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"
         )
     index = {column: header.index(column) for column in CSV_COLUMNS if column in header}
 
@@ -248,9 +247,7 @@ def csv_read(path: Path) -> list[GradingExample]:
             except ValueError:
                 raise CsvFormatError(f"{where}, column score: not a number: {cell('score')!r}") from None
             if not math.isfinite(score) or not 0.0 <= score <= 1.0:
-                raise CsvFormatError(
-                    f"{where}, column score: {cell('score')!r} is not a fraction between 0 and 1"
-                )
+                raise CsvFormatError(f"{where}, column score: {cell('score')!r} is not a fraction between 0 and 1")
         examples.append(
             GradingExample(
                 question=question,

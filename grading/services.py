@@ -25,9 +25,7 @@ def _clean_and_save(instance: Any) -> None:
 
 
 @transaction.atomic
-def assignment_create(
-    *, course: Course, title: str, description: str = "", created_by: Any = None
-) -> Assignment:
+def assignment_create(*, course: Course, title: str, description: str = "", created_by: Any = None) -> Assignment:
     assignment = Assignment(course=course, title=title, description=description, created_by=created_by)
     _clean_and_save(assignment)
     return assignment
@@ -71,9 +69,7 @@ def submission_create(*, question: Question, student: Any, answer_text: str) -> 
         raise PermissionDeniedError("You are not enrolled in this question's course.")
     text = (answer_text or "").strip()
     if not text:
-        raise ApplicationError(
-            "The answer is empty. Write your answer before submitting.", code="answer_empty"
-        )
+        raise ApplicationError("The answer is empty. Write your answer before submitting.", code="answer_empty")
     if len(text) > MAX_ANSWER_CHARS:
         raise ApplicationError(
             f"The answer is {len(text):,} characters long; the limit is {MAX_ANSWER_CHARS:,}.",
