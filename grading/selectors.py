@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts.permissions import queryset_visible
-from grading.models import Assignment, Question, Submission
+from grading.models import Assignment, Grade, Label, Question, Submission
 
 
 def assignment_list_for_user(*, user: Any) -> QuerySet[Assignment]:
@@ -28,4 +28,115 @@ def assignment_list_for_user(*, user: Any) -> QuerySet[Assignment]:
         )
         .prefetch_related(Prefetch("questions", queryset=Question.objects.order_by("position", "pk")))
         .order_by("course__name", "title")
+    )
+
+
+def assignment_get_for_user(*, user: Any, assignment_id: Any) -> Assignment:
+    from core.errors import NotFoundError
+
+    try:
+        return assignment_list_for_user(user=user).get(pk=assignment_id)
+    except (Assignment.DoesNotExist, ValueError, TypeError) as error:
+        raise NotFoundError("No such assignment, or it is not one of yours.") from error
+
+
+def grade_queue(
+    *,
+    assignment: Assignment,
+    question_id: int | None = None,
+    label: str | None = None,
+    status: str | None = None,
+    student_id: int | None = None,
+) -> QuerySet[Grade]:
+    """Grades of an assignment for review, least confident first."""
+    grades = Grade.objects.filter(submission__question__assignment=assignment, submission__is_current=True)
+    if question_id:
+        grades = grades.filter(submission__question_id=question_id)
+    if label:
+        grades = grades.filter(label=label)
+    if status:
+        grades = grades.filter(status=status)
+    if student_id:
+        grades = grades.filter(submission__student_id=student_id)
+    return grades.select_related("submission__student", "submission__question", "reviewer").order_by("confidence", "pk")
+
+
+def grade_groups(*, grades: list[Grade], threshold: float = 0.88) -> dict[int, int]:
+    """Group similar answers of the same question and label: {grade id: group number}; singletons get none.
+
+    A teacher can then approve or relabel a whole group at once.
+    """
+    from models_runtime import api as models
+
+    if not grades:
+        return {}
+    vectors = models.embed([grade.submission.answer_text for grade in grades])
+    groups: dict[int, int] = {}
+    leaders: list[tuple[int, Grade]] = []
+    next_group = 1
+    members: dict[int, list[int]] = {}
+    for index, grade in enumerate(grades):
+        for leader_index, leader in leaders:
+            if (
+                leader.submission.question_id == grade.submission.question_id
+                and leader.label == grade.label
+                and float(vectors[index] @ vectors[leader_index]) >= threshold
+            ):
+                members[leader.pk].append(grade.pk)
+                break
+        else:
+            leaders.append((index, grade))
+            members[grade.pk] = [grade.pk]
+    for group in members.values():
+        if len(group) > 1:
+            for pk in group:
+                groups[pk] = next_group
+            next_group += 1
+    return groups
+
+
+def assignment_chart_data(*, assignment: Assignment) -> dict[str, Any]:
+    """Labels per question, model-teacher agreement over reviewed answers, confidence histogram."""
+    grades = list(
+        Grade.objects.filter(submission__question__assignment=assignment, submission__is_current=True).values(
+            "submission__question__position", "label", "model_label", "status", "confidence"
+        )
+    )
+    labels = [choice for choice, _ in Label.choices]
+    positions = sorted({row["submission__question__position"] for row in grades})
+    per_question = {
+        label: [
+            sum(1 for row in grades if row["label"] == label and row["submission__question__position"] == position)
+            for position in positions
+        ]
+        for label in labels
+    }
+    reviewed = [row for row in grades if row["status"] in Grade.REVIEWED_STATUSES]
+    confusion = [
+        [sum(1 for row in reviewed if row["model_label"] == model and row["label"] == teacher) for teacher in labels]
+        for model in labels
+    ]
+    agreement = sum(1 for row in reviewed if row["model_label"] == row["label"])
+    return {
+        "labels": labels,
+        "questions": [f"Q{position}" for position in positions],
+        "per_question": per_question,
+        "confusion": confusion,
+        "reviewed": len(reviewed),
+        "agreement": round(agreement / len(reviewed), 3) if reviewed else None,
+        "confidences": [round(row["confidence"], 3) for row in grades],
+    }
+
+
+def grade_list_released_for_student(*, student: Any) -> QuerySet[Grade]:
+    return (
+        Grade.objects.filter(submission__student=student, submission__is_current=True, status=Grade.Status.RELEASED)
+        .select_related("submission__question__assignment__course")
+        .order_by("submission__question__assignment", "submission__question__position")
+    )
+
+
+def submission_list_for_student(*, student: Any, assignment: Assignment) -> QuerySet[Submission]:
+    return Submission.objects.filter(student=student, question__assignment=assignment, is_current=True).select_related(
+        "question", "grade"
     )

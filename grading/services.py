@@ -7,11 +7,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Course
-from accounts.permissions import user_role
+from accounts.permissions import course_is_taught_by, user_role
 from core.errors import ApplicationError, PermissionDeniedError
-from grading.models import Assignment, Question, Submission
+from core.models import Job
+from core.services import job_create, job_progress_set
+from grading.models import Assignment, Grade, GradeChange, Label, Question, Submission
 
 MAX_ANSWER_CHARS = 10_000
 
@@ -79,3 +82,249 @@ def submission_create(*, question: Question, student: Any, answer_text: str) -> 
         is_current=False
     )
     return Submission.objects.create(question=question, student=student, answer_text=text, is_current=True)
+
+
+# --- Grading ------------------------------------------------------------------------------------
+
+GRADING_CHUNK = 16
+DEFAULT_FRACTION = {"correct": Decimal("1"), "partially_correct": Decimal("0.5"), "incorrect": Decimal("0")}
+
+
+def question_key(question: Question) -> str:
+    return f"question-{question.pk}"
+
+
+def _example_for(submission: Submission) -> Any:
+    from grading.grader_model import GradingExample
+
+    question = submission.question
+    return GradingExample(
+        question=question.text,
+        reference_answers=list(question.reference_answers),
+        answer=submission.answer_text,
+        question_id=question_key(question),
+    )
+
+
+def _feedback_item_for(submission: Submission) -> Any:
+    from grading.feedback import FeedbackItem
+
+    question = submission.question
+    return FeedbackItem(
+        question=question.text,
+        question_key=question_key(question),
+        reference_answers=list(question.reference_answers),
+        answer=submission.answer_text,
+        label="incorrect",
+        rubric_met=[],
+        rubric_missed=[item.get("text", "") for item in question.rubric],
+        is_reference_hidden=question.is_reference_hidden,
+    )
+
+
+def reviewed_feedback_rows(*, question_ids: list[int]) -> list[tuple[str, str, str, str]]:
+    """Teacher-approved feedback on these questions: the examples new feedback is written from."""
+    grades = Grade.objects.filter(
+        submission__question_id__in=question_ids, status__in=Grade.REVIEWED_STATUSES
+    ).select_related("submission__question")
+    return [
+        (question_key(grade.submission.question), grade.submission.answer_text, grade.label, grade.feedback)
+        for grade in grades
+    ]
+
+
+def submissions_grade(*, submissions: list[Submission], include_feedback: bool = True) -> list[Grade]:
+    """Grade the given submissions that have no grade yet. Running it twice grades nothing twice."""
+    from grading.grader import verdicts_for
+
+    ungraded = [submission for submission in submissions if not Grade.objects.filter(submission=submission).exists()]
+    if not ungraded:
+        return []
+    verdicts = verdicts_for(
+        [_example_for(submission) for submission in ungraded],
+        [_feedback_item_for(submission) for submission in ungraded],
+        include_feedback=include_feedback,
+        extra_bank_rows=reviewed_feedback_rows(question_ids=sorted({s.question_id for s in ungraded})),
+    )
+    created: list[Grade] = []
+    with transaction.atomic():
+        for submission, verdict in zip(ungraded, verdicts, strict=True):
+            points = verdict.points(submission.question.max_points)
+            grade, was_created = Grade.objects.get_or_create(
+                submission=submission,
+                defaults={
+                    "label": verdict.label,
+                    "score": points,
+                    "feedback": verdict.feedback,
+                    "confidence": verdict.confidence,
+                    "model_label": verdict.label,
+                    "model_score": points,
+                    "model_feedback": verdict.feedback,
+                    "provenance": verdict.provenance,
+                },
+            )
+            if was_created:
+                GradeChange.objects.create(
+                    grade=grade,
+                    action=GradeChange.Action.MACHINE_GRADED,
+                    after={"label": grade.label, "score": str(grade.score), "feedback": grade.feedback},
+                )
+                created.append(grade)
+    return created
+
+
+def assignment_ungraded_submissions(*, assignment: Assignment) -> list[Submission]:
+    return list(
+        Submission.objects.filter(question__assignment=assignment, is_current=True, grade__isnull=True)
+        .select_related("question", "student")
+        .order_by("question__position", "pk")
+    )
+
+
+def assignment_grading_start(*, assignment: Assignment, user: Any) -> Job:
+    """Start grading every ungraded current answer of an assignment as a background job."""
+    from grading.tasks import assignment_grade_task
+
+    _check_teaching(course=assignment.course, user=user)
+    return job_create(
+        kind="grading.assignment",
+        title=f"Grade “{assignment.title}”",
+        task=assignment_grade_task,
+        created_by=user,
+        params={"assignment_id": assignment.pk},
+        unique_key=f"grading.assignment.{assignment.pk}",
+    )
+
+
+def assignment_grading_run(*, job: Job) -> dict[str, Any]:
+    """The job's work: grade in chunks, recording progress; a cancelled job keeps what it graded."""
+    assignment = Assignment.objects.get(pk=job.params["assignment_id"])
+    pending = assignment_ungraded_submissions(assignment=assignment)
+    job_progress_set(job=job, progress=0, total=len(pending), message=f"{len(pending)} answers to grade")
+    graded = 0
+    for start in range(0, len(pending), GRADING_CHUNK):
+        graded += len(submissions_grade(submissions=pending[start : start + GRADING_CHUNK]))
+        job_progress_set(job=job, progress=min(start + GRADING_CHUNK, len(pending)), message=f"{graded} graded")
+    return {"graded": graded, "assignment": assignment.title}
+
+
+# --- Review --------------------------------------------------------------------------------------
+
+
+def _check_teaching(*, course: Any, user: Any) -> None:
+    if not course_is_taught_by(course=course, user=user):
+        raise PermissionDeniedError("Only the course's teachers and admins may review its grades.")
+
+
+def _snapshot(grade: Grade) -> dict[str, Any]:
+    return {"label": grade.label, "score": str(grade.score), "feedback": grade.feedback, "status": grade.status}
+
+
+def _grade_locked(grade: Grade, user: Any) -> Grade:
+    locked = (
+        Grade.objects.select_for_update().select_related("submission__question__assignment__course").get(pk=grade.pk)
+    )
+    _check_teaching(course=locked.submission.question.assignment.course, user=user)
+    return locked
+
+
+@transaction.atomic
+def grade_accept(*, grade: Grade, user: Any) -> Grade:
+    grade = _grade_locked(grade, user)
+    before = _snapshot(grade)
+    if grade.status == Grade.Status.AWAITING_REVIEW:
+        grade.status = Grade.Status.APPROVED
+    grade.reviewer, grade.reviewed_at = user, timezone.now()
+    grade.save(update_fields=["status", "reviewer", "reviewed_at"])
+    GradeChange.objects.create(
+        grade=grade, action=GradeChange.Action.ACCEPTED, changed_by=user, before=before, after=_snapshot(grade)
+    )
+    return grade
+
+
+@transaction.atomic
+def grade_override(
+    *, grade: Grade, user: Any, label: str, score: Decimal | None = None, feedback: str | None = None
+) -> Grade:
+    if label not in Label.values:
+        raise ApplicationError(f"Unknown label “{label}”: choose correct, partially_correct or incorrect.")
+    grade = _grade_locked(grade, user)
+    max_points = grade.submission.question.max_points
+    if score is None:
+        score = (DEFAULT_FRACTION[label] * max_points).quantize(Decimal("0.01"))
+    score = Decimal(str(score))
+    if score < 0 or score > max_points:
+        raise ApplicationError(f"The score must be between 0 and {max_points}.", code="score_out_of_range")
+    before = _snapshot(grade)
+    grade.label, grade.score = label, score
+    if feedback is not None:
+        grade.feedback = _checked_feedback(feedback)
+    grade.was_overridden = grade.was_overridden or (label != grade.model_label or score != grade.model_score)
+    if grade.status != Grade.Status.RELEASED:
+        grade.status = Grade.Status.OVERRIDDEN if grade.was_overridden else Grade.Status.APPROVED
+    grade.reviewer, grade.reviewed_at = user, timezone.now()
+    grade.save(update_fields=["label", "score", "feedback", "was_overridden", "status", "reviewer", "reviewed_at"])
+    GradeChange.objects.create(
+        grade=grade, action=GradeChange.Action.OVERRIDDEN, changed_by=user, before=before, after=_snapshot(grade)
+    )
+    return grade
+
+
+def _checked_feedback(feedback: str) -> str:
+    text = (feedback or "").strip()
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ApplicationError(f"Feedback is limited to {MAX_ANSWER_CHARS:,} characters.", code="feedback_too_long")
+    return text
+
+
+@transaction.atomic
+def grade_feedback_edit(*, grade: Grade, user: Any, feedback: str) -> Grade:
+    grade = _grade_locked(grade, user)
+    before = _snapshot(grade)
+    grade.feedback = _checked_feedback(feedback)
+    if grade.status == Grade.Status.AWAITING_REVIEW:
+        grade.status = Grade.Status.APPROVED
+    grade.reviewer, grade.reviewed_at = user, timezone.now()
+    grade.save(update_fields=["feedback", "status", "reviewer", "reviewed_at"])
+    GradeChange.objects.create(
+        grade=grade,
+        action=GradeChange.Action.FEEDBACK_EDITED,
+        changed_by=user,
+        before=before,
+        after=_snapshot(grade),
+    )
+    return grade
+
+
+def grades_accept_many(*, grades: list[Grade], user: Any) -> int:
+    with transaction.atomic():
+        for grade in grades:
+            grade_accept(grade=grade, user=user)
+    return len(grades)
+
+
+def grades_relabel_many(*, grades: list[Grade], user: Any, label: str) -> int:
+    with transaction.atomic():
+        for grade in grades:
+            grade_override(grade=grade, user=user, label=label)
+    return len(grades)
+
+
+@transaction.atomic
+def assignment_release(*, assignment: Assignment, user: Any) -> int:
+    """Release every reviewed grade of the assignment to its students. Unreviewed grades stay hidden."""
+    _check_teaching(course=assignment.course, user=user)
+    grades = list(
+        Grade.objects.select_for_update().filter(
+            submission__question__assignment=assignment, status__in=[Grade.Status.APPROVED, Grade.Status.OVERRIDDEN]
+        )
+    )
+    now = timezone.now()
+    for grade in grades:
+        before = _snapshot(grade)
+        grade.status, grade.released_at = Grade.Status.RELEASED, now
+        grade.save(update_fields=["status", "released_at"])
+        GradeChange.objects.create(
+            grade=grade, action=GradeChange.Action.RELEASED, changed_by=user, before=before, after=_snapshot(grade)
+        )
+    return len(grades)

@@ -1,0 +1,216 @@
+"""Training and evaluating the grader: data files and teachers' reviewed grades in, a registered version out."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from core.errors import ApplicationError
+from core.models import Job
+from core.services import job_progress_set
+from grading.grader import bank_write
+from grading.grader_model import GradingExample, grader_evaluate, grader_load, grader_train
+from grading.models import Grade
+from grading.services import question_key
+from models_runtime import api as models
+
+
+def examples_read(paths: list[Path]) -> list[GradingExample]:
+    """Read SAF XML files or folders and CSV files; any bad file stops everything, naming the problem."""
+    from grading.saf import SafFormatError, csv_read, saf_read
+
+    examples: list[GradingExample] = []
+    for path in paths:
+        if not path.exists():
+            raise ApplicationError(f"{path} does not exist.")
+        try:
+            if path.is_file() and path.suffix.lower() == ".csv":
+                examples.extend(csv_read(path))
+            else:
+                examples.extend(saf_read(path))
+        except (SafFormatError, ValueError) as error:
+            raise ApplicationError(str(error), code="bad_data_file") from error
+    labelled = [example for example in examples if example.label]
+    if len(labelled) < 10:
+        raise ApplicationError(f"Training needs at least 10 labelled answers; the data has {len(labelled)}.")
+    return labelled
+
+
+def reviewed_examples() -> list[GradingExample]:
+    """Teachers' approved and overridden grades, as training data."""
+    grades = Grade.objects.filter(status__in=Grade.REVIEWED_STATUSES).select_related("submission__question")
+    examples = []
+    for grade in grades:
+        question = grade.submission.question
+        example = GradingExample(
+            question=question.text,
+            reference_answers=list(question.reference_answers),
+            answer=grade.submission.answer_text,
+            label=grade.label,
+            score=float(grade.score / question.max_points),
+            question_id=question_key(question),
+        )
+        example.feedback = grade.feedback  # type: ignore[attr-defined]
+        examples.append(example)
+    return examples
+
+
+def split_holdout(
+    examples: list[GradingExample], *, seed: int = 13, answer_share: float = 0.15, question_share: float = 0.15
+) -> tuple[list[GradingExample], list[GradingExample], list[GradingExample]]:
+    """(train, unseen answers of known questions, answers of unseen questions), reproducibly."""
+    rng = random.Random(seed)
+    by_question: dict[str, list[GradingExample]] = defaultdict(list)
+    for example in examples:
+        by_question[example.question_id or example.question].append(example)
+    keys = sorted(by_question)
+    rng.shuffle(keys)
+    held_questions = set(keys[: int(len(keys) * question_share)]) if len(keys) >= 5 else set()
+    train: list[GradingExample] = []
+    unseen_answers: list[GradingExample] = []
+    unseen_questions: list[GradingExample] = []
+    for key in sorted(by_question):
+        rows = list(by_question[key])
+        if key in held_questions:
+            unseen_questions.extend(rows)
+            continue
+        rng.shuffle(rows)
+        cut = int(len(rows) * answer_share) if len(rows) >= 8 else 0
+        unseen_answers.extend(rows[:cut])
+        train.extend(rows[cut:])
+    return train, unseen_answers, unseen_questions
+
+
+def grader_train_and_register(
+    *,
+    examples: list[GradingExample],
+    name: str | None = None,
+    activate: bool = False,
+    user: Any = None,
+    job_id: str = "",
+    fast: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Train on all but a held-out part, measure on it, register a candidate (and activate it if asked)."""
+    started = time.monotonic()
+    train, unseen_answers, unseen_questions = split_holdout(examples)
+    name = name or f"grader-{timezone.now():%Y%m%d-%H%M%S}"
+    directory = Path(settings.MODELS_DIR) / "graders" / name
+    if directory.exists():
+        raise ApplicationError(f"A grader called {name} already exists.")
+    directory.mkdir(parents=True)
+    try:
+        options: dict[str, Any] = {"output_dir": directory, "progress": progress}
+        if fast:
+            from grading.grader_model import GraderConfig
+
+            options["config"] = GraderConfig.fast()
+        info = grader_train(train, **options)
+        examples_write(directory, train)
+        bank_write(
+            directory,
+            [
+                (
+                    example.question_id or example.question,
+                    example.answer,
+                    example.label or "",
+                    getattr(example, "feedback", ""),
+                )
+                for example in train
+            ],
+        )
+        grader = grader_load(directory)
+        heldout: dict[str, Any] = {}
+        if unseen_answers:
+            heldout.update(grader_evaluate(grader, unseen_answers))
+        if unseen_questions:
+            heldout["unseen_questions"] = grader_evaluate(grader, unseen_questions)
+        metrics = {
+            "primary": "accuracy",
+            "heldout": {key: value for key, value in heldout.items() if isinstance(value, (int, float))},
+            "unseen_questions": heldout.get("unseen_questions", {}),
+            "train_size": len(train),
+            "training_seconds": round(time.monotonic() - started, 1),
+            "training": {key: value for key, value in info.items() if isinstance(value, (int, float, str))},
+        }
+        version = models.version_register(
+            name=name,
+            base_model="all-MiniLM-L6-v2",
+            kind="grader",
+            location=str(directory),
+            tasks=["grader"],
+            metrics=metrics,
+            made_by_job=job_id,
+            notes=f"Trained on {len(train)} answers; {len(unseen_answers) + len(unseen_questions)} held out.",
+        )
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)  # a failed run leaves nothing half-written
+        raise
+    if activate:
+        models.version_activate(
+            version=version,
+            task="grader",
+            user=user,
+            reason="Trained by train_grader with --activate",
+            confirm_worse=True,
+        )
+    return {"version": version.name, "metrics": metrics, "activated": activate}
+
+
+TRAINING_FILE = "training_examples.jsonl"
+
+
+def examples_write(directory: Path, examples: list[GradingExample]) -> None:
+    with (directory / TRAINING_FILE).open("w", encoding="utf-8") as handle:
+        for example in examples:
+            handle.write(json.dumps({**asdict(example), "feedback": getattr(example, "feedback", "")}) + "\n")
+
+
+def examples_load(directory: Path) -> list[GradingExample]:
+    path = directory / TRAINING_FILE
+    if not path.is_file():
+        return []
+    examples = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        data = json.loads(line)
+        feedback = data.pop("feedback", "")
+        example = GradingExample(**data)
+        example.feedback = feedback  # type: ignore[attr-defined]
+        examples.append(example)
+    return examples
+
+
+def grader_training_run(*, job: Job) -> dict[str, Any]:
+    """The retraining job started from the browser: the active grader's data plus teachers' reviews."""
+    from grading.grader import active_grader_dir
+
+    try:
+        directory, _ = active_grader_dir()
+        base = examples_load(directory)
+    except models.ModelError:
+        base = []
+    reviewed = reviewed_examples()
+    job_progress_set(job=job, progress=0, total=100, message=f"{len(base)} earlier answers, {len(reviewed)} reviewed")
+
+    def progress(done: int, total: int) -> None:
+        job_progress_set(job=job, progress=min(99, int(100 * done / max(total, 1))), total=100)
+
+    if len(base) + len(reviewed) < 10:
+        raise ApplicationError("There is too little graded data to train on yet: review some grades first.")
+    return grader_train_and_register(
+        examples=base + reviewed,
+        job_id=str(job.pk),
+        user=job.created_by,
+        progress=progress,
+        fast=bool(job.params.get("fast")),
+    )
