@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Course
@@ -137,40 +137,76 @@ def submissions_grade(*, submissions: list[Submission], include_feedback: bool =
     """Grade the given submissions that have no grade yet. Running it twice grades nothing twice."""
     from grading.grader import verdicts_for
 
-    ungraded = [submission for submission in submissions if not Grade.objects.filter(submission=submission).exists()]
+    graded = set(Grade.objects.filter(submission__in=submissions).values_list("submission_id", flat=True))
+    ungraded = [submission for submission in submissions if submission.pk not in graded]
     if not ungraded:
         return []
     verdicts = verdicts_for(
         [_example_for(submission) for submission in ungraded],
         [_feedback_item_for(submission) for submission in ungraded],
         include_feedback=include_feedback,
-        extra_bank_rows=reviewed_feedback_rows(question_ids=sorted({s.question_id for s in ungraded})),
+        extra_bank_rows=(
+            reviewed_feedback_rows(question_ids=sorted({s.question_id for s in ungraded})) if include_feedback else None
+        ),
     )
-    created: list[Grade] = []
-    with transaction.atomic():
-        for submission, verdict in zip(ungraded, verdicts, strict=True):
-            points = verdict.points(submission.question.max_points)
-            grade, was_created = Grade.objects.get_or_create(
+    grades = []
+    for submission, verdict in zip(ungraded, verdicts, strict=True):
+        points = verdict.points(submission.question.max_points)
+        grades.append(
+            Grade(
                 submission=submission,
-                defaults={
-                    "label": verdict.label,
-                    "score": points,
-                    "feedback": verdict.feedback,
-                    "confidence": verdict.confidence,
-                    "model_label": verdict.label,
-                    "model_score": points,
-                    "model_feedback": verdict.feedback,
-                    "provenance": verdict.provenance,
-                },
+                label=verdict.label,
+                score=points,
+                feedback=verdict.feedback,
+                confidence=verdict.confidence,
+                model_label=verdict.label,
+                model_score=points,
+                model_feedback=verdict.feedback,
+                provenance=verdict.provenance,
             )
-            if was_created:
-                GradeChange.objects.create(
-                    grade=grade,
-                    action=GradeChange.Action.MACHINE_GRADED,
-                    after={"label": grade.label, "score": str(grade.score), "feedback": grade.feedback},
+        )
+    try:
+        with transaction.atomic():
+            created = Grade.objects.bulk_create(grades)
+            _machine_changes_record(created)
+    except IntegrityError:
+        # A concurrent run graded some of these meanwhile: keep its grades, add the rest one by one.
+        created = []
+        for grade in grades:
+            with transaction.atomic():
+                kept, was_created = Grade.objects.get_or_create(
+                    submission=grade.submission,
+                    defaults={
+                        field: getattr(grade, field)
+                        for field in (
+                            "label",
+                            "score",
+                            "feedback",
+                            "confidence",
+                            "model_label",
+                            "model_score",
+                            "model_feedback",
+                            "provenance",
+                        )
+                    },
                 )
-                created.append(grade)
+                if was_created:
+                    _machine_changes_record([kept])
+                    created.append(kept)
     return created
+
+
+def _machine_changes_record(grades: list[Grade]) -> None:
+    GradeChange.objects.bulk_create(
+        [
+            GradeChange(
+                grade=grade,
+                action=GradeChange.Action.MACHINE_GRADED,
+                after={"label": grade.label, "score": str(grade.score), "feedback": grade.feedback},
+            )
+            for grade in grades
+        ]
+    )
 
 
 def assignment_ungraded_submissions(*, assignment: Assignment) -> list[Submission]:
