@@ -16,7 +16,7 @@ from django.db import transaction
 from accounts.models import Course, Role, User
 from accounts.services import course_create, course_teacher_add, enrollment_create, user_create
 from grading.models import Assignment, Question, Submission
-from grading.services import assignment_create, question_create, submission_create
+from grading.services import assignment_create, grader_training_start, question_create, submission_create
 from tutor.models import Problem
 from tutor.services import problem_create
 
@@ -81,6 +81,7 @@ def demo_seed() -> list[DemoLogin]:
 
     _seed_questions(course=course, teacher=people["teacher"], students=students)
     _seed_problems(course=course)
+    _seed_grader(admin=people["admin"])
     return [
         DemoLogin(username=username, password=DEMO_PASSWORD, role=role, name=f"{first} {last}")
         for username, role, first, last in DEMO_PEOPLE
@@ -133,6 +134,18 @@ def _seed_problems(*, course: Course) -> None:
             is_assigned=index < 6,
             source=f"MathDial qid {item['qid']}",
         )
+
+
+def _seed_grader(*, admin: User) -> None:
+    """Without an active grader, train the first one in the background (the worker runs it)."""
+    from core.models import Job
+    from models_runtime.models import ActiveModel
+
+    if ActiveModel.objects.filter(task="grader").exists():
+        return
+    if Job.objects.filter(kind="grading.retrain", status__in=Job.ACTIVE_STATUSES).exists():
+        return
+    grader_training_start(user=admin)
 
 
 def _problem_title(statement: str) -> str:

@@ -364,3 +364,17 @@ def assignment_release(*, assignment: Assignment, user: Any) -> int:
             grade=grade, action=GradeChange.Action.RELEASED, changed_by=user, before=before, after=_snapshot(grade)
         )
     return len(grades)
+
+
+def grader_training_start(*, user: Any = None, fast: bool = False) -> Job:
+    """Train a grader in the background: the first from the shipped seed data, later ones with reviews."""
+    from grading.tasks import grader_train_task
+
+    return job_create(
+        kind="grading.retrain",
+        title="Train the grader",
+        task=grader_train_task,
+        created_by=user,
+        params={"fast": fast},
+        unique_key="grading.retrain",
+    )

@@ -190,15 +190,22 @@ def examples_load(directory: Path) -> list[GradingExample]:
     return examples
 
 
+SEED_DATA_DIR = Path(__file__).resolve().parent / "seed_data" / "saf_english"
+
+
 def grader_training_run(*, job: Job) -> dict[str, Any]:
-    """The retraining job started from the browser: the active grader's data plus teachers' reviews."""
+    """The (re)training job: the active grader's data (or, for the first grader, the SAF seed data
+    shipped with Tutorloop) plus teachers' reviewed grades. The first grader is activated at once;
+    later ones are registered as candidates for an admin to compare and activate."""
     from grading.grader import active_grader_dir
 
     try:
         directory, _ = active_grader_dir()
         base = examples_load(directory)
+        is_first = False
     except models.ModelError:
-        base = []
+        base = examples_read([SEED_DATA_DIR])
+        is_first = True
     reviewed = reviewed_examples()
     job_progress_set(job=job, progress=0, total=100, message=f"{len(base)} earlier answers, {len(reviewed)} reviewed")
 
@@ -213,4 +220,5 @@ def grader_training_run(*, job: Job) -> dict[str, Any]:
         user=job.created_by,
         progress=progress,
         fast=bool(job.params.get("fast")),
+        activate=is_first,
     )

@@ -15,3 +15,11 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo ready. Log in at http://127.0.0.1:8000 as:"))
         for login in logins:
             self.stdout.write(f"  {login.role:<8} {login.username:<8} password: {login.password}   ({login.name})")
+        from core.models import Job
+
+        training = Job.objects.filter(kind="grading.retrain", status__in=Job.ACTIVE_STATUSES).first()
+        if training is not None:
+            self.stdout.write(
+                "The first grader is training in the background from the shipped SAF data "
+                f"(a few minutes; progress at /jobs/{training.pk}/)."
+            )
