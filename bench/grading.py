@@ -38,7 +38,7 @@ def run(count: int, grader_dir: Path | None) -> dict[str, object]:
     from grading.models import Grade, Submission
     from grading.services import assignment_create, question_create, submissions_grade
     from models_runtime import api as models
-    from tests.grading.conftest import demo_examples
+    from tests.conftest import demo_examples
 
     examples = demo_examples()
     if grader_dir is None:

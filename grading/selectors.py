@@ -140,3 +140,93 @@ def submission_list_for_student(*, student: Any, assignment: Assignment) -> Quer
     return Submission.objects.filter(student=student, question__assignment=assignment, is_current=True).select_related(
         "question", "grade"
     )
+
+
+# --- Reads for the grading pages and API (added with the views; see grading/README.md) -----------
+
+
+def assignment_grade_counts(*, assignment_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per assignment: how many current answers are graded, awaiting review and released. One query."""
+    counts = {assignment_id: {"graded": 0, "awaiting_review": 0, "released": 0} for assignment_id in assignment_ids}
+    rows = (
+        Grade.objects.filter(submission__question__assignment_id__in=assignment_ids, submission__is_current=True)
+        .values("submission__question__assignment_id")
+        .annotate(
+            graded=Count("pk"),
+            awaiting_review=Count("pk", filter=Q(status=Grade.Status.AWAITING_REVIEW)),
+            released=Count("pk", filter=Q(status=Grade.Status.RELEASED)),
+        )
+        .order_by()
+    )
+    for row in rows:
+        counts[row["submission__question__assignment_id"]] = {
+            "graded": row["graded"],
+            "awaiting_review": row["awaiting_review"],
+            "released": row["released"],
+        }
+    return counts
+
+
+def question_get_for_user(*, user: Any, question_id: Any) -> Question:
+    from core.errors import NotFoundError
+
+    questions = queryset_visible(
+        Question.objects.select_related("assignment__course"), user=user, course_path="assignment__course"
+    )
+    try:
+        return questions.get(pk=question_id)
+    except (Question.DoesNotExist, ValueError, TypeError) as error:
+        raise NotFoundError("No such question, or it is not one of yours.") from error
+
+
+def grade_get_for_user(*, user: Any, grade_id: Any) -> Grade:
+    """A grade the caller may see: teachers of its course and admins; a student only their own."""
+    from core.errors import NotFoundError
+
+    grades = queryset_visible(
+        Grade.objects.select_related("submission__student", "submission__question__assignment__course", "reviewer"),
+        user=user,
+        course_path="submission__question__assignment__course",
+        owner_path="submission__student",
+    )
+    try:
+        return grades.get(pk=grade_id)
+    except (Grade.DoesNotExist, ValueError, TypeError) as error:
+        raise NotFoundError("No such grade, or it is not one of yours.") from error
+
+
+def submission_list_current_for_student(*, student: Any) -> QuerySet[Submission]:
+    """A student's current answers across their courses. Never select their grades: unreleased ones stay hidden."""
+    return Submission.objects.filter(student=student, is_current=True).select_related("question")
+
+
+def question_ids_released_for_student(*, student: Any, assignment: Assignment | None = None) -> set[int]:
+    """Questions whose current answer of this student has a released grade: their reference answers are shown."""
+    grades = grade_list_released_for_student(student=student)
+    if assignment is not None:
+        grades = grades.filter(submission__question__assignment=assignment)
+    return set(grades.values_list("submission__question_id", flat=True))
+
+
+def assignment_grading_job_active(*, assignment: Assignment, user: Any) -> Any:
+    """The queued or running grading job of an assignment that this user may follow, or None."""
+    from core.models import Job
+    from core.selectors import job_list_for_user
+
+    return (
+        job_list_for_user(user=user)
+        .filter(unique_key=f"grading.assignment.{assignment.pk}", status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+        .first()
+    )
+
+
+def grader_problem() -> str:
+    """Why grading cannot start now (no active grader, missing files), or "" when a grader is ready."""
+    from grading.grader import active_grader_dir
+    from models_runtime import api as models
+
+    try:
+        active_grader_dir()
+    except models.ModelError as error:
+        return error.message
+    return ""

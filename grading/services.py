@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Course
 from accounts.permissions import course_is_taught_by, user_role
-from core.errors import ApplicationError, PermissionDeniedError
+from core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from core.models import Job
 from core.services import job_create, job_progress_set
 from grading.models import Assignment, Grade, GradeChange, Label, Question, Submission
@@ -70,6 +70,12 @@ def submission_create(*, question: Question, student: Any, answer_text: str) -> 
         raise PermissionDeniedError("Only students submit answers.")
     if not question.assignment.course.enrollments.filter(student=student).exists():
         raise PermissionDeniedError("You are not enrolled in this question's course.")
+    if Grade.objects.filter(
+        submission__question=question, submission__student=student, status=Grade.Status.RELEASED
+    ).exists():
+        raise ConflictError(
+            "Your teacher has released the grade of this answer, so answers to this question are closed."
+        )
     text = (answer_text or "").strip()
     if not text:
         raise ApplicationError("The answer is empty. Write your answer before submitting.", code="answer_empty")

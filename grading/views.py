@@ -1,13 +1,453 @@
+"""Pages of short-answer grading: students answer and read released grades; teachers grade, review and release.
+
+Views parse input, call one service or selector, and render. Actions answer htmx with a fragment (the
+grade's card, the review list, the job's progress) and plain form posts with a redirect.
+"""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from accounts.models import Role
-from accounts.permissions import role_required
-from grading.selectors import assignment_list_for_user
+from accounts.permissions import role_required, user_role
+from accounts.selectors import course_student_list
+from core.errors import ApplicationError, ConflictError, NotFoundError
+from core.http import HtmxHttpRequest
+from core.services import job_create
+from grading.exports import grades_csv_filename, grades_csv_write
+from grading.forms import (
+    AnswerForm,
+    AnswersImportForm,
+    GradeFeedbackForm,
+    GradeGroupForm,
+    GradeGroupRelabelForm,
+    GradeOverrideForm,
+    ReviewFilterForm,
+)
+from grading.importers import ImportProblems, answers_csv_import
+from grading.models import Assignment, Grade, Label, Question, Submission
+from grading.selectors import (
+    assignment_chart_data,
+    assignment_get_for_user,
+    assignment_grade_counts,
+    assignment_grading_job_active,
+    assignment_list_for_user,
+    grade_get_for_user,
+    grade_groups,
+    grade_list_released_for_student,
+    grade_queue,
+    grader_problem,
+    question_get_for_user,
+    question_ids_released_for_student,
+    submission_list_current_for_student,
+)
+from grading.services import (
+    assignment_grading_start,
+    assignment_release,
+    grade_accept,
+    grade_feedback_edit,
+    grade_override,
+    grades_accept_many,
+    grades_relabel_many,
+    submission_create,
+)
+from grading.tasks import grader_train_task
+from models_runtime import api as models
+
+ALL_ROLES = (Role.STUDENT, Role.TEACHER, Role.ADMIN)
+TEACHING_ROLES = (Role.TEACHER, Role.ADMIN)
+REVIEW_PAGE_SIZE = 50
+ANSWERS_CLOSED = "Your teacher has released the grade of this answer, so answers to this question are closed."
 
 
-@role_required(Role.STUDENT, Role.TEACHER, Role.ADMIN)
+# --- Helpers ---------------------------------------------------------------------------------------
+
+
+def _failure(request: HtmxHttpRequest, error: ApplicationError, *, fallback: str) -> HttpResponse:
+    """htmx gets a 4xx fragment with the message (static/js/app.js shows it); a plain post, a redirect."""
+    if request.htmx:
+        return render(request, "grading/error_fragment.html", {"message": error.message}, status=error.status_code)
+    messages.error(request, error.message)
+    return redirect(fallback)
+
+
+def _form_error(form: Any) -> ApplicationError:
+    problems = [
+        f"{form.fields[field].label or field}: {' '.join(errors)}" if field != "__all__" else " ".join(errors)
+        for field, errors in form.errors.items()
+    ]
+    return ApplicationError("; ".join(problems), extra={"fields": dict(form.errors)})
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+def _assignment_or_404(request: HttpRequest, assignment_id: int) -> Assignment:
+    # Teachers see the assignments of the courses they teach, admins every one: others get a 404.
+    try:
+        return assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+    except NotFoundError as error:
+        raise Http404(error.message) from error
+
+
+def _grade_or_404(request: HttpRequest, grade_id: int) -> Grade:
+    try:
+        return grade_get_for_user(user=request.user, grade_id=grade_id)
+    except NotFoundError as error:
+        raise Http404(error.message) from error
+
+
+# --- The index: teachers' assignments, students' questions and released grades ----------------------
+
+
+@role_required(*ALL_ROLES)
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "grading/index.html", {"assignments": assignment_list_for_user(user=request.user)})
+    assignments = list(assignment_list_for_user(user=request.user))
+    if user_role(request.user) == Role.STUDENT:
+        return render(request, "grading/index.html", _student_context(student=request.user, assignments=assignments))
+    counts = assignment_grade_counts(assignment_ids=[assignment.pk for assignment in assignments])
+    rows = [{"assignment": assignment, **counts[assignment.pk]} for assignment in assignments]
+    return render(request, "grading/index.html", {"rows": rows})
+
+
+def _answer_item(question: Question, submission: Submission | None, grade: Grade | None) -> dict[str, Any]:
+    return {
+        "question": question,
+        "submission": submission,
+        "grade": grade,
+        "show_reference": not question.is_reference_hidden or grade is not None,
+        "form": AnswerForm(initial={"answer": submission.answer_text if submission else ""}, prefix=f"q{question.pk}"),
+    }
+
+
+def _student_context(*, student: Any, assignments: list[Assignment]) -> dict[str, Any]:
+    submissions = {
+        submission.question_id: submission for submission in submission_list_current_for_student(student=student)
+    }
+    # Only released grades: a grade awaiting review is never shown to its student.
+    released = {grade.submission.question_id: grade for grade in grade_list_released_for_student(student=student)}
+    blocks = []
+    for assignment in assignments:
+        items = [
+            _answer_item(question, submissions.get(question.pk), released.get(question.pk))
+            for question in assignment.questions.all()
+        ]
+        graded = [item["grade"] for item in items if item["grade"] is not None]
+        blocks.append(
+            {
+                "assignment": assignment,
+                "items": items,
+                "released_count": len(graded),
+                "score": sum((grade.score for grade in graded), start=0),
+                "max_points": sum((item["question"].max_points for item in items if item["grade"]), start=0),
+            }
+        )
+    return {"blocks": blocks}
+
+
+@role_required(Role.STUDENT)
+@require_POST
+def answer_submit(request: HtmxHttpRequest, question_id: int) -> HttpResponse:
+    try:
+        question = question_get_for_user(user=request.user, question_id=question_id)
+    except NotFoundError as error:
+        raise Http404(error.message) from error
+    fallback = reverse("grading:index")
+    if question.pk in question_ids_released_for_student(student=request.user, assignment=question.assignment):
+        return _failure(request, ConflictError(ANSWERS_CLOSED), fallback=fallback)
+    form = AnswerForm(request.POST, prefix=f"q{question.pk}")
+    form.is_valid()
+    try:
+        submission = submission_create(
+            question=question, student=request.user, answer_text=form.cleaned_data.get("answer", "")
+        )
+    except ApplicationError as error:
+        return _failure(request, error, fallback=fallback)
+    if not request.htmx:
+        messages.success(request, f"Your answer to question {question.position} is saved.")
+        return redirect(fallback)
+    item = _answer_item(question, submission, None)
+    return render(request, "grading/index.html#question-answer", {"item": item, "is_just_saved": True})
+
+
+# --- The assignment page: grade all, release, retrain, charts, CSV ----------------------------------
+
+
+@role_required(*TEACHING_ROLES)
+def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _assignment_or_404(request, assignment_id)
+    return render(
+        request,
+        "grading/assignment_detail.html",
+        {
+            "assignment": assignment,
+            "counts": assignment_grade_counts(assignment_ids=[assignment.pk])[assignment.pk],
+            "chart_data": assignment_chart_data(assignment=assignment),
+            "job": assignment_grading_job_active(assignment=assignment, user=request.user),
+            "grader_problem": grader_problem(),
+            "import_form": AnswersImportForm(),
+        },
+    )
+
+
+@role_required(*TEACHING_ROLES)
+@require_POST
+def assignment_grade(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _assignment_or_404(request, assignment_id)
+    fallback = reverse("grading:assignment_detail", args=[assignment.pk])
+    problem = grader_problem()
+    if problem:
+        return _failure(request, ConflictError(problem, code="grader_not_ready"), fallback=fallback)
+    try:
+        job = assignment_grading_start(assignment=assignment, user=request.user)
+    except ApplicationError as error:
+        return _failure(request, error, fallback=fallback)
+    if request.htmx:
+        return render(request, "core/job_detail.html#job-status", {"job": job})
+    return redirect("core:job_detail", job_id=job.pk)
+
+
+@role_required(*TEACHING_ROLES)
+@require_POST
+def assignment_release_view(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _assignment_or_404(request, assignment_id)
+    target = _next_url(request, reverse("grading:assignment_detail", args=[assignment.pk]))
+    try:
+        released = assignment_release(assignment=assignment, user=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(target)
+    if released:
+        messages.success(request, f"Released {released} grade{'s' if released != 1 else ''} to students.")
+    else:
+        messages.warning(request, "Nothing to release: accept or override grades in the review queue first.")
+    return redirect(target)
+
+
+@role_required(*TEACHING_ROLES)
+@require_POST
+def grader_retrain(request: HttpRequest) -> HttpResponse:
+    try:
+        job = job_create(
+            kind="grading.retrain",
+            title="Retrain the grader",
+            task=grader_train_task,
+            created_by=request.user,
+            unique_key="grading.retrain",
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(_next_url(request, reverse("grading:index")))
+    return redirect("core:job_detail", job_id=job.pk)
+
+
+@role_required(*TEACHING_ROLES)
+def assignment_export(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _assignment_or_404(request, assignment_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{grades_csv_filename(assignment=assignment)}"'
+    grades_csv_write(assignment=assignment, stream=response)
+    return response
+
+
+@role_required(*TEACHING_ROLES)
+def assignment_import(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _assignment_or_404(request, assignment_id)
+    form = AnswersImportForm(request.POST or None, request.FILES or None)
+    context: dict[str, Any] = {"assignment": assignment, "form": form, "problems": []}
+    if request.method != "POST":
+        return render(request, "grading/import.html", context)
+    if not form.is_valid():
+        return render(request, "grading/import.html", context, status=400)
+    try:
+        count = answers_csv_import(assignment=assignment, file=form.cleaned_data["file"], user=request.user)
+    except ImportProblems as error:
+        context["problems"] = error.problems
+        return render(request, "grading/import.html", context, status=400)
+    except ApplicationError as error:
+        context["problems"] = [error.message]
+        return render(request, "grading/import.html", context, status=error.status_code)
+    messages.success(request, f"Imported {count} answer{'s' if count != 1 else ''}.")
+    return redirect("grading:assignment_detail", assignment_id=assignment.pk)
+
+
+# --- The review queue -------------------------------------------------------------------------------
+
+
+def _groups_of(grades: list[Grade]) -> tuple[dict[int, int], str]:
+    try:
+        return grade_groups(grades=grades), ""
+    except models.ModelError as error:
+        return {}, f"Similar answers are not grouped: {error.message}"
+
+
+def _review_context(assignment: Assignment, data: Any) -> dict[str, Any]:
+    questions = list(assignment.questions.all())
+    form = ReviewFilterForm(data, questions=questions, students=list(course_student_list(course=assignment.course)))
+    page = Paginator(grade_queue(assignment=assignment, **form.filters()), REVIEW_PAGE_SIZE).get_page(data.get("page"))
+    grades = list(page.object_list)
+    groups, groups_problem = _groups_of(grades)
+    summaries: dict[int, dict[str, Any]] = {}
+    for grade in grades:
+        number = groups.get(grade.pk)
+        if number is None:
+            continue
+        summary = summaries.setdefault(
+            number,
+            {
+                "number": number,
+                "question": grade.submission.question,
+                "label": grade.label,
+                "label_display": grade.get_label_display(),
+                "grade_ids": [],
+            },
+        )
+        summary["grade_ids"].append(grade.pk)
+    query = data.copy()
+    query.pop("page", None)
+    return {
+        "assignment": assignment,
+        "filter_form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "cards": [{"grade": grade, "group": groups.get(grade.pk)} for grade in grades],
+        "groups": list(summaries.values()),
+        "groups_problem": groups_problem,
+        "labels": Label.choices,
+    }
+
+
+def _render_review(
+    request: HtmxHttpRequest, assignment: Assignment, data: Any, *, partial: bool, notice: str = ""
+) -> HttpResponse:
+    template = "grading/review.html#review-list" if partial else "grading/review.html"
+    response = render(request, template, {**_review_context(assignment, data), "notice": notice})
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+@role_required(*TEACHING_ROLES)
+def review(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
+    """The full page, or just the list when the filter form asks for it through htmx."""
+    assignment = _assignment_or_404(request, assignment_id)
+    partial = bool(request.htmx) and request.htmx.target == "review-list"
+    return _render_review(request, assignment, request.GET, partial=partial)
+
+
+def _card(request: HtmxHttpRequest, grade: Grade) -> HttpResponse:
+    if not request.htmx:
+        return redirect("grading:review", assignment_id=grade.submission.question.assignment_id)
+    try:
+        group: int | None = int(request.POST.get("group", ""))
+    except ValueError:
+        group = None
+    fresh = grade_get_for_user(user=request.user, grade_id=grade.pk)
+    return render(
+        request, "grading/review.html#grade-card", {"card": {"grade": fresh, "group": group}, "labels": Label.choices}
+    )
+
+
+def _review_url(grade: Grade) -> str:
+    return reverse("grading:review", args=[grade.submission.question.assignment_id])
+
+
+@role_required(*TEACHING_ROLES)
+@require_POST
+def grade_accept_view(request: HtmxHttpRequest, grade_id: int) -> HttpResponse:
+    grade = _grade_or_404(request, grade_id)
+    try:
+        grade = grade_accept(grade=grade, user=request.user)
+    except ApplicationError as error:
+        return _failure(request, error, fallback=_review_url(grade))
+    return _card(request, grade)
+
+
+@role_required(*TEACHING_ROLES)
+@require_POST
+def grade_override_view(request: HtmxHttpRequest, grade_id: int) -> HttpResponse:
+    grade = _grade_or_404(request, grade_id)
+    form = GradeOverrideForm(request.POST)
+    if not form.is_valid():
+        return _failure(request, _form_error(form), fallback=_review_url(grade))
+    # The card's override form has no feedback field: an absent field keeps the feedback as it is.
+    feedback = form.cleaned_data["feedback"] if "feedback" in request.POST else None
+    try:
+        grade = grade_override(
+            grade=grade,
+            user=request.user,
+            label=form.cleaned_data["label"],
+            score=form.cleaned_data["score"],
+            feedback=feedback,
+        )
+    except ApplicationError as error:
+        return _failure(request, error, fallback=_review_url(grade))
+    return _card(request, grade)
+
+
+@role_required(*TEACHING_ROLES)
+@require_POST
+def grade_feedback_view(request: HtmxHttpRequest, grade_id: int) -> HttpResponse:
+    grade = _grade_or_404(request, grade_id)
+    form = GradeFeedbackForm(request.POST)
+    form.is_valid()
+    try:
+        grade = grade_feedback_edit(grade=grade, user=request.user, feedback=form.cleaned_data.get("feedback", ""))
+    except ApplicationError as error:
+        return _failure(request, error, fallback=_review_url(grade))
+    return _card(request, grade)
+
+
+def _group_grades(assignment: Assignment, grade_ids: list[int]) -> list[Grade]:
+    grades = list(grade_queue(assignment=assignment).filter(pk__in=grade_ids))
+    if not grades or len(grades) != len(grade_ids):
+        raise ApplicationError("Some of these grades are not in this assignment any more; reload the page.")
+    return grades
+
+
+def _group_action(request: HtmxHttpRequest, assignment_id: int, *, relabel: bool) -> HttpResponse:
+    assignment = _assignment_or_404(request, assignment_id)
+    fallback = reverse("grading:review", args=[assignment.pk])
+    form = GradeGroupRelabelForm(request.POST) if relabel else GradeGroupForm(request.POST)
+    if not form.is_valid():
+        return _failure(request, _form_error(form), fallback=fallback)
+    try:
+        grades = _group_grades(assignment, form.cleaned_data["grade"])
+        if relabel:
+            count = grades_relabel_many(grades=grades, user=request.user, label=form.cleaned_data["label"])
+        else:
+            count = grades_accept_many(grades=grades, user=request.user)
+    except ApplicationError as error:
+        return _failure(request, error, fallback=fallback)
+    done = "relabelled" if relabel else "accepted"
+    notice = f"{count} similar answer{'s' if count != 1 else ''} {done}."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect(fallback)
+    # The list is drawn again with the filters it was showing (posted as its query string).
+    filters = QueryDict(request.POST.get("filters", ""))
+    return _render_review(request, assignment, filters, partial=True, notice=notice)
+
+
+@role_required(*TEACHING_ROLES)
+@require_POST
+def group_accept(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
+    return _group_action(request, assignment_id, relabel=False)
+
+
+@role_required(*TEACHING_ROLES)
+@require_POST
+def group_relabel(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
+    return _group_action(request, assignment_id, relabel=True)

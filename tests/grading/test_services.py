@@ -96,7 +96,7 @@ def test_bad_override_values_change_nothing(demo, active_grader) -> None:
     grade = submissions_grade(submissions=[Submission.objects.first()], include_feedback=False)[0]
     with pytest.raises(ApplicationError, match="Unknown label “great”"):
         grade_override(grade=grade, user=demo["teacher"], label="great")
-    with pytest.raises(ApplicationError, match="The score must be between 0 and 1.00"):
+    with pytest.raises(ApplicationError, match=r"The score must be between 0 and 1\.00"):
         grade_override(grade=grade, user=demo["teacher"], label="correct", score=Decimal("3"))
     grade.refresh_from_db()
     assert grade.status == Grade.Status.AWAITING_REVIEW
