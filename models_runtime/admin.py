@@ -19,10 +19,10 @@ class ActiveModelAdmin(admin.ModelAdmin):
 
     list_display = ("task", "version", "activated_by", "activated_at")
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -31,8 +31,8 @@ class ActivationRecordAdmin(admin.ModelAdmin):
     list_display = ("task", "version", "previous_version", "activated_by", "activated_at")
     list_filter = ("task",)
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

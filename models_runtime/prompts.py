@@ -35,7 +35,7 @@ class PromptTemplate:
         return f"{self.name}@v{self.version}"
 
     def fields(self) -> set[str]:
-        names = set()
+        names: set[str] = set()
         for text in (self.system, self.user):
             names.update(field for _, field, _, _ in string.Formatter().parse(text) if field)
         return names

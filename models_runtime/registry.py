@@ -195,7 +195,7 @@ def version_activate(
         metric = primary_metric(version.metrics)
         old = primary_metric(previous.metrics) if previous else None
         raise ActivationNeedsConfirmation(
-            f"{version.name} scores worse on held-out data than {previous.name} "
+            f"{version.name} scores worse on held-out data than {previous.name if previous else '?'} "
             f"({metric[0] if metric else '?'}: {metric[1] if metric else '?'} against {old[1] if old else '?'}). "
             "Confirm to activate it anyway."
         )

@@ -70,7 +70,9 @@ def activate(request: HttpRequest, version_id: int) -> HttpResponse:
         messages.error(
             request,
             "Choose a task and say why: "
-            + "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
+            + "; ".join(
+                f"{field}: {' '.join(str(error) for error in errors)}" for field, errors in form.errors.items()
+            ),
         )
         return redirect("models_runtime:index")
     data: dict[str, Any] = form.cleaned_data

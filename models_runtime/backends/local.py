@@ -130,10 +130,10 @@ class LocalEngine:
 
     # --- public -------------------------------------------------------------------------------
     def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        encoded: Any = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
         if isinstance(encoded, dict) or hasattr(encoded, "input_ids"):
             encoded = encoded["input_ids"]
-        return list(encoded)
+        return [int(token) for token in encoded]
 
     def submit(self, request: ChatRequest) -> GenerationHandle:
         input_ids = self.prompt_ids(request.messages)
@@ -239,7 +239,9 @@ class LocalEngine:
             options["logits_processor"] = [self._json_constraint([job.request.json_schema for job in batch])]
 
         with torch.inference_mode():
-            self.model.generate(input_ids=input_ids, attention_mask=attention, **options)
+            self.model.generate(  # type: ignore[misc]
+                input_ids=input_ids, attention_mask=attention, **options
+            )
         for job in batch:
             self._finish(job, job.finish_reason or ("cancelled" if job.is_cancelled else "length"))
 
@@ -255,7 +257,7 @@ class LocalEngine:
         if job.first_token_at is None:
             job.first_token_at = time.monotonic()
         job.token_ids.append(token)
-        text = self.tokenizer.decode(job.token_ids, skip_special_tokens=True)
+        text = str(self.tokenizer.decode(job.token_ids, skip_special_tokens=True))
         if text.endswith("\ufffd"):
             return  # half of a multi-byte character: wait for the rest
         for stop in job.request.stop:
