@@ -12,7 +12,13 @@ from django.views.decorators.http import require_POST
 
 from models_runtime.errors import ModelError
 from models_runtime.models import TASK_CHOICES, ActivationRecord, ActiveModel, ModelVersion
-from models_runtime.registry import ActivationNeedsConfirmation, primary_metric, version_activate, version_retire
+from models_runtime.registry import (
+    ActivationNeedsConfirmation,
+    builtin_student,
+    primary_metric,
+    version_activate,
+    version_retire,
+)
 
 
 def _require_admin(request: HttpRequest) -> None:
@@ -39,6 +45,7 @@ def _metric_columns(versions: list[ModelVersion]) -> list[str]:
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     _require_admin(request)
+    builtin_student()  # the bundled default is always listed (a test's flush or a manual delete may remove it)
     versions = list(ModelVersion.objects.prefetch_related("active_for"))
     columns = _metric_columns(versions)
     rows = [

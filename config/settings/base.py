@@ -202,6 +202,8 @@ OPENAI_API_KEY = env_str("OPENAI_API_KEY", "not-needed")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "")
 OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 60.0)
 MODEL_MAX_NEW_TOKENS = env_int("MODEL_MAX_NEW_TOKENS", 256)
+# Threads for torch in each process (0: torch's default, one per core). On a busy shared CPU, 1 can be faster.
+MODEL_TORCH_THREADS = env_int("MODEL_TORCH_THREADS", 0)
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from models_runtime.errors import GenerationCancelled, ModelError, ModelFilesError, PromptTooLongError
 from models_runtime.types import ChatRequest, ChatResult
 
@@ -25,7 +27,7 @@ logger = logging.getLogger(__name__)
 _DONE = object()
 
 
-@dataclass
+@dataclass(eq=False)
 class _Job:
     request: ChatRequest
     input_ids: list[int]
@@ -37,12 +39,12 @@ class _Job:
     is_cancelled: bool = False
     started_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
+    is_done_sent: bool = False
 
     @property
     def group_key(self) -> tuple[Any, ...]:
         # Rows in one batch share sampling settings; constrained (JSON) rows run apart.
-        schema_key = id(self.request.json_schema) if self.request.json_schema is not None else None
-        return (self.request.temperature, self.request.top_p, schema_key is not None)
+        return (self.request.temperature, self.request.top_p, self.request.json_schema is not None)
 
 
 class GenerationHandle:
@@ -105,6 +107,9 @@ class LocalEngine:
         except (OSError, ValueError, RuntimeError) as error:
             raise ModelFilesError(f"The model files in {self.model_dir} could not be loaded: {error}") from error
         self.model.eval()
+        threads = int(getattr(settings, "MODEL_TORCH_THREADS", 0) or 0)
+        if threads > 0:
+            torch.set_num_threads(threads)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -181,13 +186,15 @@ class LocalEngine:
                 logger.exception("generation failed for a batch of %d", len(batch))
                 failure = error if isinstance(error, ModelError) else ModelError(f"Generation failed: {error}")
                 for job in batch:
-                    job.events.put(failure)
-                    job.events.put(_DONE)
+                    if not job.is_done_sent:
+                        job.events.put(failure)
+                        self._finish(job, "error")
 
     @staticmethod
     def _drop_if_cancelled(job: _Job) -> bool:
         if job.is_cancelled:
             job.finish_reason = "cancelled"
+            job.is_done_sent = True
             job.events.put(_DONE)
             return True
         return False
@@ -249,10 +256,10 @@ class LocalEngine:
         if job.finish_reason is not None:
             return
         if job.is_cancelled:
-            job.finish_reason = "cancelled"
+            self._finish(job, "cancelled")
             return
         if token in self.end_token_ids:
-            job.finish_reason = "stop"
+            self._finish(job, "stop")
             return
         if job.first_token_at is None:
             job.first_token_at = time.monotonic()
@@ -272,9 +279,14 @@ class LocalEngine:
             job.emitted = len(text)
         if job.finish_reason is None and len(job.token_ids) >= job.request.max_new_tokens:
             job.finish_reason = "length"
+        if job.finish_reason is not None:
+            self._finish(job, job.finish_reason)  # its reader need not wait for the batch's longest row
 
     def _finish(self, job: _Job, reason: str) -> None:
+        if job.is_done_sent:
+            return
         job.finish_reason = reason
+        job.is_done_sent = True
         job.events.put(_DONE)
 
     def _compiled_grammar(self, schema: dict[str, Any]) -> Any:
@@ -306,13 +318,13 @@ _engines: dict[Path, LocalEngine] = {}
 _engines_lock = threading.Lock()
 
 
-def engine_for(model_dir: Path, *, name: str | None = None) -> LocalEngine:
+def engine_for(model_dir: Path, *, name: str | None = None, **options: Any) -> LocalEngine:
     """The process-wide engine for a model directory, loaded on first use."""
     key = Path(model_dir).resolve()
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = LocalEngine(key, name=name)
+            engine = LocalEngine(key, name=name, **options)
             _engines[key] = engine
         return engine
 
