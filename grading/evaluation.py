@@ -45,7 +45,7 @@ def grader_evaluate_file(
             for example, prediction in zip(examples, predictions, strict=True)
         ]
         written = feedback_write(items, bank=bank_load(directory), use_model=use_model_for_feedback)
-        references = [getattr(example, "feedback", "") for example in examples]
+        references = [example.feedback for example in examples]
         pairs = [(text, reference) for (text, _), reference in zip(written, references, strict=True) if reference]
         if pairs:
             figures.update(text_similarity([pair[0] for pair in pairs], [pair[1] for pair in pairs]))

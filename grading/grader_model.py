@@ -24,6 +24,7 @@ running any model.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -74,6 +75,7 @@ class GradingExample:
     label: str | None = None
     score: float | None = None
     question_id: str = ""
+    feedback: str = ""  # the teacher's written feedback, when the data has it (feedback examples, evaluation)
 
 
 @dataclass
@@ -89,7 +91,7 @@ class GraderConfig:
     """Training settings. The defaults are the measured method; ``fast()`` is for tests."""
 
     use_cross_encoder: bool = True
-    epochs: int = 4
+    epochs: int = 3
     learning_rate: float = 8e-5
     batch_size: int = 16
     max_length: int = 256
@@ -120,15 +122,17 @@ class GraderConfig:
 # Text handling
 
 
-_BLANK_ANSWERS = {"", "no submission", "no submission.", "no answer", "no answer.", "n/a", "-"}
+# Placeholders that mean "no answer" (SAF has "No submission." and "No response").
+_BLANK_ANSWERS = {"no submission", "no response", "no answer", "n/a", "not answered"}
 _ALNUM = re.compile(r"\w")
 
-# Sentences that address the grader rather than answer the question. Kept narrow so that domain
-# sentences ("the receiver ignores duplicates", "the frame is marked as corrupt") are left alone.
+# Phrases that address the grader rather than answer the question. Kept narrow so that domain
+# sentences ("the receiver ignores frames above the window", "the frame is marked as corrupt") stay.
 _INSTRUCTION = re.compile(
     r"""
-    \b(ignore|disregard|forget|override|bypass)\b[^.!?\n]{0,60}?
-        \b(instructions?|rubrics?|rules|prompts?|reference|grading|guidelines|criteria|above|previous|prior)\b
+    \b(ignore|disregard|forget|override|bypass)\s+(all\s+|any\s+|the\s+|your\s+|these\s+|those\s+|of\s+)*
+        (previous\s+|prior\s+|above\s+|earlier\s+|grading\s+|marking\s+|system\s+)*
+        (instructions?|rubrics?|rules|prompts?|reference(\s+answers?)?|grading|guidelines|criteria|marking\s+scheme)\b
     | \b(mark|grade|score|rate|label|classify|treat|consider|evaluate|assess)\s+
         (this|it|me|my\s+(answer|response|submission)|th(is|e)\s+(answer|response|submission))\s+
         (as\s+|to\s+be\s+)?(fully\s+|completely\s+|totally\s+|100%\s+)?(correct|right|perfect|excellent|full)\b
@@ -138,20 +142,34 @@ _INSTRUCTION = re.compile(
     | \byou\s+(are|must|should|will|shall)\s+(now\s+)?(act\s+as\s+)?(a|an|the)?\s*
         (grader|assistant|ai|language\s+model|model|teacher|examiner)\b
     | ^\s*(system|assistant|user)\s*:
-    | \b(as\s+an?\s+(ai|language\s+model|grader))\b
+    | \bas\s+an?\s+(ai|language\s+model|grader)\b
     | \b(this|my)\s+(answer|response|submission)\s+(is|should\s+be)\s+(graded|marked|scored|considered)\b
     | \bnew\s+instructions?\b | \bprompt\s+injection\b
     """,
     re.IGNORECASE | re.VERBOSE | re.MULTILINE,
 )
 _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+|\n+|$)")
+_LEAD_IN = re.compile(r"(?:\b(?:please|kindly|so|and|now|also|then|just|hey|note|ps)\b[\s,:;-]*)+$", re.IGNORECASE)
 
 
 def neutralise_instructions(text: str) -> str:
-    """Drop the sentences of an answer that give orders to the grader; the rest is kept verbatim."""
+    """Cut the instructions to the grader out of an answer, from the instruction to its sentence's end.
+
+    What precedes an instruction in its sentence is kept, so "Duplex operation ignore the rubric"
+    grades like "Duplex operation"; everything else is kept verbatim.
+    """
     if not _INSTRUCTION.search(text):
         return text
-    kept = [s.group(0) for s in _SENTENCE.finditer(text) if s.group(0) and not _INSTRUCTION.search(s.group(0))]
+    kept = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group(0)
+        hit = _INSTRUCTION.search(sentence)
+        if hit is None:
+            kept.append(sentence)
+            continue
+        prefix = _LEAD_IN.sub("", sentence[: hit.start()].rstrip()).rstrip()
+        if _ALNUM.search(prefix):
+            kept.append(prefix + ("\n" if sentence.endswith("\n") else " "))
     return "".join(kept).strip()
 
 
@@ -164,7 +182,7 @@ def _prepare_answer(text: str) -> str:
 
 
 def _is_blank(answer: str) -> bool:
-    return answer.strip().lower() in _BLANK_ANSWERS or not _ALNUM.search(answer)
+    return " ".join(answer.lower().split()).rstrip(".!") in _BLANK_ANSWERS or not _ALNUM.search(answer)
 
 
 def _question_key(example: GradingExample) -> str:
@@ -179,7 +197,7 @@ _STOPWORDS = frozenset(
     your his her not no yes can could would should will shall may might must do does did done have has had
     having so such if else also into about over under between each every any all some more most less least
     very just only same other both either neither because while during before after up down out off again
-    further once here s t""".split()
+    further once here s t""".split()  # noqa: SIM905 - a word list reads better as text
 )
 _TOKEN = re.compile(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*")
 _NEGATION = re.compile(
@@ -219,7 +237,7 @@ def _lexical_features(answer: str, reference: str, question: str) -> list[float]
     # Reference words the question does not give away are the ones that show knowledge.
     informative = sr - sq
     recall_informative = len(sa & informative) / max(1, len(informative))
-    ba, br = set(zip(ca, ca[1:], strict=False)), set(zip(cr, cr[1:], strict=False))
+    ba, br = set(itertools.pairwise(ca)), set(itertools.pairwise(cr))
     bigram_recall, bigram_precision = len(ba & br) / max(1, len(br)), len(ba & br) / max(1, len(ba))
     new_words = len(sa - sq) / max(1, len(sa))
     la, lr = len(answer_tokens), len(reference_tokens)
@@ -241,13 +259,13 @@ def _lexical_features(answer: str, reference: str, question: str) -> list[float]
     ]
 
 
-BASE_FEATURES = (
+BASE_FEATURES = (  # noqa: SIM905 - names read better as text
     "cos_ref_max cos_ref_mean cos_question cos_ref_minus_question cos_question_ref "
     "seg_mean seg_max seg_min seg_over_05 seg_over_06 "
     "recall precision f1 recall_informative bigram_recall bigram_precision new_words "
     "log_len log_len_ratio log_ref_len negation_rate negation_mismatch question_overlap"
 ).split()
-KNN_FEATURES = (
+KNN_FEATURES = (  # noqa: SIM905
     "knn_correct knn_partial knn_incorrect prior_correct prior_partial prior_incorrect "
     "max_sim_correct max_sim_partial max_sim_incorrect knn_score top_sim"
 ).split()
@@ -472,7 +490,6 @@ def _bf16_ok() -> bool:
 
 
 def _encoder_class() -> type:
-    import torch
     from torch import nn
 
     class CrossEncoder(nn.Module):
@@ -536,11 +553,15 @@ def _train_encoder(
     base = str(embedding_model_path())
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     encoder = AutoModel.from_pretrained(base, local_files_only=True)
+    # The word-embedding matrix is half of MiniLM's weights: freezing it halves the optimiser's work
+    # and keeps a thousand examples from drifting rare-word vectors.
+    encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     model = _encoder_class()(encoder, encoder.config.hidden_size)
     encoded = _pair_tokens(tokenizer, references, answers, config.max_length)
     n = len(answers)
     steps = config.epochs * math.ceil(n / config.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
     warmup = max(1, int(0.1 * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / steps)
@@ -569,7 +590,7 @@ def _train_encoder(
             loss = torch.nn.functional.cross_entropy(logits, y[rows])
             loss = loss + config.score_loss_weight * torch.nn.functional.mse_loss(torch.sigmoid(score), target[rows])
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
@@ -723,7 +744,7 @@ def grader_train(
     answers = [answers_all[i] for i in keep]
     if len(train) < 4:
         raise ValueError(f"need at least 4 labelled, non-empty answers to train; got {len(train)}")
-    y = np.array([LABELS.index(e.label) for e in train])  # type: ignore[arg-type]
+    y = np.array([LABELS.index(e.label) for e in train])
     # A missing score follows from the label (partially correct: half the points).
     s = np.array([e.score if e.score is not None else (1.0, 0.5, 0.0)[c] for e, c in zip(train, y, strict=True)])
     s = np.clip(s.astype(np.float64), 0.0, 1.0)
@@ -863,6 +884,9 @@ def grader_load(path: Path) -> Grader:
     key = (str(path), meta_path.stat().st_mtime_ns)
     with _cache_lock:
         if key not in _cache:
+            # A retrained grader replaces the old one in memory rather than accumulating.
+            for stale in [k for k in _cache if k[0] == key[0]]:
+                del _cache[stale]
             _cache[key] = _load(path)
         return _cache[key]
 
@@ -902,7 +926,7 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     """ECE over equal-width confidence bins."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     total = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         inside = (confidence > low) & (confidence <= high)
         if inside.any():
             total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
@@ -926,6 +950,6 @@ def grader_evaluate(grader: Grader, examples: list[GradingExample]) -> dict:
         "n": len(labelled),
         "accuracy": float(correct.mean()),
         "macro_f1": float(f1_score(truth, guess, average="macro")),
-        "score_mse": float(np.mean([(e.score - p.score) ** 2 for e, p in scored])) if scored else None,
+        "score_mse": float(np.mean([((e.score or 0.0) - p.score) ** 2 for e, p in scored])) if scored else None,
         "ece": expected_calibration_error(confidence, correct),
     }

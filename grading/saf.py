@@ -33,7 +33,7 @@ from grading.grader_model import LABELS, GradingExample
 
 __all__ = ["CSV_COLUMNS", "CsvFormatError", "SafFormatError", "csv_read", "normalise_label", "saf_read"]
 
-CSV_COLUMNS = ("question_id", "question", "reference_answer", "answer", "label", "score")
+CSV_COLUMNS = ("question_id", "question", "reference_answer", "answer", "label", "score", "feedback")
 _CSV_REQUIRED = ("question_id", "question", "reference_answer", "answer")
 REFERENCE_SEPARATOR = " || "
 
@@ -116,7 +116,7 @@ def _saf_read_file(path: Path) -> list[GradingExample]:
     explicit_max = _explicit_max(path, root)
 
     question = _text(question_element)
-    rows: list[tuple[str, str, float]] = []
+    rows: list[tuple[str, str, float, str]] = []
     for number, element in enumerate(root.iter("studentAnswer"), start=1):
         where = f"{path}: studentAnswer {number}" + (f" (id {element.get('id')})" if element.get("id") else "")
         response = element.find("response")
@@ -140,13 +140,15 @@ def _saf_read_file(path: Path) -> list[GradingExample]:
                 f"{where}: unknown label in <verification_feedback>: {_text(label_element)!r} "
                 "(expected Correct, Partially correct or Incorrect)"
             )
-        rows.append((_text(response), label, score))
+        feedback_element = element.find("response_feedback")
+        feedback = _text(feedback_element) if feedback_element is not None else ""
+        rows.append((_text(response), label, score, feedback))
     if not rows:
         raise SafFormatError(f"{path}: not SAF: no <studentAnswer> elements")
 
     # Scores are fractions already when none exceeds 1 (all of SAF); otherwise they are points, and
     # the best score seen stands for the maximum.
-    top = max(score for _, _, score in rows)
+    top = max(score for _, _, score, _ in rows)
     maximum = explicit_max if explicit_max is not None else (1.0 if top <= 1.0 else top)
     if top > maximum:
         raise SafFormatError(f"{path}: a <score> of {top:g} exceeds the question's maximum of {maximum:g}")
@@ -158,8 +160,9 @@ def _saf_read_file(path: Path) -> list[GradingExample]:
             label=label,
             score=score / maximum,
             question_id=path.stem,
+            feedback=feedback,
         )
-        for answer, label, score in rows
+        for answer, label, score, feedback in rows
     ]
 
 
@@ -256,6 +259,7 @@ def csv_read(path: Path) -> list[GradingExample]:
                 label=label,
                 score=score,
                 question_id=cell("question_id"),
+                feedback=cell("feedback"),
             )
         )
     return examples

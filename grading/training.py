@@ -53,6 +53,7 @@ def reviewed_examples() -> list[GradingExample]:
     for grade in grades:
         question = grade.submission.question
         example = GradingExample(
+            feedback=grade.feedback,
             question=question.text,
             reference_answers=list(question.reference_answers),
             answer=grade.submission.answer_text,
@@ -60,7 +61,6 @@ def reviewed_examples() -> list[GradingExample]:
             score=float(grade.score / question.max_points),
             question_id=question_key(question),
         )
-        example.feedback = grade.feedback  # type: ignore[attr-defined]
         examples.append(example)
     return examples
 
@@ -117,6 +117,8 @@ def grader_train_and_register(
             options["config"] = GraderConfig.fast()
         info = grader_train(train, **options)
         examples_write(directory, train)
+        heldout_csv_write(directory / "heldout_unseen_answers.csv", unseen_answers)
+        heldout_csv_write(directory / "heldout_unseen_questions.csv", unseen_questions)
         bank_write(
             directory,
             [
@@ -124,7 +126,7 @@ def grader_train_and_register(
                     example.question_id or example.question,
                     example.answer,
                     example.label or "",
-                    getattr(example, "feedback", ""),
+                    example.feedback,
                 )
                 for example in train
             ],
@@ -173,7 +175,30 @@ TRAINING_FILE = "training_examples.jsonl"
 def examples_write(directory: Path, examples: list[GradingExample]) -> None:
     with (directory / TRAINING_FILE).open("w", encoding="utf-8") as handle:
         for example in examples:
-            handle.write(json.dumps({**asdict(example), "feedback": getattr(example, "feedback", "")}) + "\n")
+            handle.write(json.dumps(asdict(example)) + "\n")
+
+
+def heldout_csv_write(path: Path, examples: list[GradingExample]) -> None:
+    """The held-out answers in the documented CSV layout, so `evaluate_grader --data` can re-measure them."""
+    import csv
+
+    from grading.saf import CSV_COLUMNS
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for example in examples:
+            writer.writerow(
+                [
+                    example.question_id,
+                    example.question,
+                    " || ".join(example.reference_answers),
+                    example.answer,
+                    example.label or "",
+                    "" if example.score is None else f"{example.score:.4f}",
+                    example.feedback,
+                ]
+            )
 
 
 def examples_load(directory: Path) -> list[GradingExample]:
@@ -183,10 +208,7 @@ def examples_load(directory: Path) -> list[GradingExample]:
     examples = []
     for line in path.read_text(encoding="utf-8").splitlines():
         data = json.loads(line)
-        feedback = data.pop("feedback", "")
-        example = GradingExample(**data)
-        example.feedback = feedback  # type: ignore[attr-defined]
-        examples.append(example)
+        examples.append(GradingExample(**data))
     return examples
 
 

@@ -22,6 +22,11 @@ from tests.accounts.factories import (
 )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last: they are the slowest, and they own an event loop while they run."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @dataclass
 class School:
     """Two courses, each with its own teacher and student, and an admin over both."""
@@ -76,8 +81,8 @@ def demo_examples() -> list[GradingExample]:
                 label=answer["label"],
                 score=answer["score"],
                 question_id=str(item["question_id"]),
+                feedback=answer["feedback"],
             )
-            example.feedback = answer["feedback"]  # type: ignore[attr-defined]
             examples.append(example)
     return examples
 
@@ -88,7 +93,7 @@ def grader_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     examples = demo_examples()
     grader_train(examples, output_dir=directory, config=GraderConfig.fast())
     examples_write(directory, examples)
-    bank_write(directory, [(e.question_id, e.answer, e.label or "", e.feedback) for e in examples])  # type: ignore[attr-defined]
+    bank_write(directory, [(e.question_id, e.answer, e.label or "", e.feedback) for e in examples])
     return directory
 
 

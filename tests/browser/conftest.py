@@ -24,12 +24,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `apt-get install -y chromium`.")
     from playwright.sync_api import sync_playwright
 
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is open,
+    # which would break async views called through Django's test client in later, non-browser tests.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser

@@ -1,0 +1,906 @@
+"""The tutor policy: which move to make next, the reply written in code, and the check on every reply.
+
+Pure functions over plain data (no Django, no model). The model may rephrase a reply, but the safety
+of the policy comes from here: the tiny default model cannot be trusted to keep an answer to itself,
+so `reply_violation` is run on everything before a student sees it, and the code-written reply is
+always there to fall back on.
+
+Moves follow MathDial (Macina et al., 2023):
+- generic: greeting, invitation to explain, confirmation, keeping the chat on track;
+- probing: asks the student to explain their own reasoning;
+- focus: points at the step where the student's numbers leave the worked solution;
+- telling: reveals part of the solution, only after the course's number of real attempts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from tutor.numbers import (
+    NUMBER_WORDS,
+    contains_number,
+    expression_value,
+    format_number,
+    number_mentions,
+    numbers_in,
+    parse_number,
+    same_number,
+)
+
+POLICY_VERSION = "tutor-policy@v1"
+
+Move = Literal["focus", "probing", "telling", "generic"]
+MOVES: tuple[Move, ...] = ("focus", "probing", "telling", "generic")
+STUDENT = "student"
+TUTOR = "tutor"
+
+# --- the worked solution ---------------------------------------------------------------------
+_NUM = r"\(?\s*\$?\d[\d,]*(?:\.\d+)?%?\s*\)?"
+_UNIT = r"(?:\s*(?<=\s|\d)(?!x\b)[A-Za-z][A-Za-z'/]*){0,4}"
+_OP = r"[-+*/x×÷–−]"
+_EXPRESSION = rf"{_NUM}{_UNIT}(?:\s*{_OP}\s*{_NUM}{_UNIT})+"
+EQUATION_RE = re.compile(rf"(?P<expression>{_EXPRESSION})\s*=\s*(?P<result>\$?\s?-?\d[\d,]*(?:\.\d+)?%?)")
+_COPULA_RE = re.compile(r"^(?P<subject>.+?)\s+(?P<verb>is|was|are|were|will be|would be)$", re.IGNORECASE)
+_CLAUSE_SPLIT_RE = re.compile(r"(?:,|;|:|\bso\b|\bthen\b|\btherefore\b|\bthus\b|\bwhich means\b)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One calculation of the worked solution: "He cuts off 50/5=10 feet"."""
+
+    index: int
+    line: str
+    expression: str
+    result: float
+    start: int  # where "expression = result" begins in the line
+    end: int
+
+    @property
+    def masked_line(self) -> str:
+        """The line with its calculation and result hidden: what a focus question may quote."""
+        masked = f"{self.line[: self.start].rstrip()} … {self.line[self.end :].lstrip()}".strip()
+        for mention in reversed(number_mentions(masked, words=False)):
+            if same_number(mention.value, self.result):
+                masked = masked[: mention.start] + "…" + masked[mention.end :]
+        return masked.rstrip(" .")
+
+    @property
+    def question(self) -> str:
+        """A question asking for this step's result without stating it."""
+        prefix = _CLAUSE_SPLIT_RE.split(self.line[: self.start].strip())[-1].strip()
+        match = _COPULA_RE.match(prefix)
+        if match and len(match.group("subject").split()) >= 2 and not number_mentions(match.group("subject")):
+            subject = match.group("subject")
+            first, _, rest = subject.partition(" ")
+            if first in ("The", "A", "An", "Double", "Half", "Each", "Every", "His", "Her", "Their", "Its"):
+                subject = f"{first.lower()} {rest}"
+            return f"What {match.group('verb').lower()} {subject}?"
+        return self.gap_question()
+
+    def gap_question(self) -> str:
+        """The step's sentence asking for the hidden result: "So he has how many feet left?"."""
+        masked = self.masked_line
+        at = masked.find("…")
+        after = masked[at + 1 :].lstrip()
+        is_money = "$" in self.line[self.start : self.end].split("=")[-1]
+        asking = "how much" if is_money or not after[:1].isalpha() else "how many"
+        clause = masked
+        if len(masked.split()) > 25:
+            # A long sentence: keep the clause with the gap, and what follows it.
+            clause = _CLAUSE_SPLIT_RE.split(masked[:at])[-1].strip() + " …" + masked[at + 1 :]
+        question = clause.replace("…", asking, 1).strip().rstrip(".")
+        if at == 0 or not question:
+            return "What number do you get for this step?"
+        return question[0].upper() + question[1:] + "?"
+
+    @property
+    def operands(self) -> list[float]:
+        return numbers_in(self.expression, words=False)
+
+
+def solution_steps(worked_solution: str) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    for raw_line in worked_solution.splitlines():
+        line = raw_line.strip()
+        for match in EQUATION_RE.finditer(line):
+            result = parse_number(match.group("result"))
+            if result is None:
+                continue
+            steps.append(
+                Step(
+                    index=len(steps),
+                    line=line,
+                    expression=" ".join(match.group("expression").split()),
+                    result=result,
+                    start=match.start(),
+                    end=match.end(),
+                )
+            )
+    return tuple(steps)
+
+
+def final_answer_from_solution(worked_solution: str) -> str:
+    """GSM8K and MathDial end the worked solution with a line holding only the answer ("\\n 10")."""
+    lines = [line.strip() for line in worked_solution.strip().splitlines() if line.strip()]
+    if lines and parse_number(lines[-1]) is not None and len(lines[-1].split()) <= 3:
+        return lines[-1].lstrip("#").strip()
+    values = numbers_in(worked_solution, words=False)
+    return format_number(values[-1]) if values else ""
+
+
+@dataclass(frozen=True)
+class ProblemFacts:
+    """What the policy knows of a problem: its text, its steps and its answer."""
+
+    statement: str
+    worked_solution: str
+    final_answer: str
+    steps: tuple[Step, ...] = ()
+    answer_value: float | None = None
+
+    @classmethod
+    def build(cls, *, statement: str, worked_solution: str, final_answer: str) -> ProblemFacts:
+        return cls(
+            statement=statement,
+            worked_solution=worked_solution,
+            final_answer=final_answer.strip(),
+            steps=solution_steps(worked_solution),
+            answer_value=parse_number(final_answer),
+        )
+
+    @property
+    def final_step(self) -> Step | None:
+        if not self.steps:
+            return None
+        for step in reversed(self.steps):
+            if same_number(step.result, self.answer_value):
+                return step
+        return self.steps[-1]
+
+    @property
+    def decisive_values(self) -> list[float]:
+        """Intermediate results that give the answer away: those the final step is computed from.
+
+        If the final step only uses numbers of the statement, the result just before it counts.
+        """
+        final = self.final_step
+        if final is None:
+            return []
+        earlier = [step.result for step in self.steps if step.index < final.index]
+        used = [value for value in final.operands if contains_number(earlier, value)]
+        if used:
+            return used
+        return earlier[-1:] if earlier else []
+
+    @property
+    def statement_values(self) -> list[float]:
+        return numbers_in(self.statement)
+
+    def step_for_value(self, value: float) -> Step | None:
+        for step in self.steps:
+            if same_number(step.result, value):
+                return step
+        return None
+
+    def steps_for_value(self, value: float) -> list[Step]:
+        return [step for step in self.steps if same_number(step.result, value)]
+
+
+# --- what a student's message is ----------------------------------------------------------------
+ABUSIVE_WORDS = (
+    "idiot",
+    "stupid",
+    "dumb",
+    "moron",
+    "shut up",
+    "hate you",
+    "fuck",
+    "fucking",
+    "shit",
+    "bitch",
+    "bastard",
+    "asshole",
+    "damn you",
+    "loser",
+    "useless bot",
+    "kill yourself",
+    "suck",
+    "sucks",
+)
+MANIPULATION_PHRASES = (
+    "ignore",
+    "previous instructions",
+    "your instructions",
+    "your rules",
+    "system prompt",
+    "you are now",
+    "pretend",
+    "act as",
+    "developer mode",
+    "jailbreak",
+    "forget everything",
+    "new rules",
+    "override",
+)
+ANSWER_REQUEST_PHRASES = (
+    "tell me the answer",
+    "give me the answer",
+    "what is the answer",
+    "what's the answer",
+    "whats the answer",
+    "just tell me",
+    "just give me",
+    "reveal the answer",
+    "the final answer",
+    "tell me the solution",
+    "show me the solution",
+    "give me the solution",
+)
+CONFUSED_PHRASES = (
+    "don't know",
+    "dont know",
+    "do not know",
+    "not sure",
+    "no idea",
+    "confused",
+    "don't understand",
+    "dont understand",
+    "don't get",
+    "stuck",
+    "help",
+    "hint",
+    "lost",
+    "why",
+    "how",
+    "what",
+    "explain",
+    "idk",
+)
+OFF_TOPIC_WORDS = (
+    "game",
+    "games",
+    "minecraft",
+    "fortnite",
+    "football",
+    "soccer",
+    "movie",
+    "movies",
+    "tiktok",
+    "youtube",
+    "instagram",
+    "music",
+    "song",
+    "weather",
+    "girlfriend",
+    "boyfriend",
+    "party tonight",
+    "pizza",
+    "weekend",
+    "joke",
+    "bored",
+    "lunch",
+)
+_STOP_WORDS_TEXT = (
+    "a an the and or but if of to in on at for with by from is are was were be been it its this that these "
+    "those i you he she we they me my your his her our their so then than as do does did have has had not no "
+    "yes can could would should will just what how why which who when where there here up down out about"
+)
+_STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+_OPERATOR_RE = re.compile(r"\d\s*[-+*/x×÷=]\s*\$?\d|=")
+_ANSWER_CUE_RE = re.compile(r"\b(?:the\s+)?(?:final\s+)?answer\s*(?:is|=|:|would be|will be)\s*", re.IGNORECASE)
+
+Kind = Literal["abusive", "off_topic", "manipulation", "answer_request", "attempt", "numbers", "confused", "other"]
+
+
+def _has_phrase(text: str, phrases: Sequence[str]) -> bool:
+    lowered = " " + re.sub(r"[^a-z0-9' ]+", " ", text.lower()) + " "
+    return any(f" {phrase} " in lowered for phrase in phrases)
+
+
+def content_words(text: str) -> set[str]:
+    return {
+        word
+        for word in re.findall(r"[a-z][a-z']+", text.lower())
+        if word not in _STOP_WORDS and len(word) > 2 and not word.endswith("'s")
+    } | {word[:-2] for word in re.findall(r"[a-z]+'s", text.lower())}
+
+
+def is_number_spray(text: str) -> bool:
+    """A message that is mostly a list of numbers ("1 2 3 4 5"): guessing, not an attempt."""
+    mentions = number_mentions(text)
+    if len(mentions) < 4 or _OPERATOR_RE.search(text):
+        return False
+    words = [word for word in re.findall(r"[A-Za-z]+", text) if word.lower() not in {"or", "and", "maybe"}]
+    number_words = sum(1 for mention in mentions if mention.is_word)
+    return len(words) - number_words <= 2
+
+
+def stated_answer_values(text: str) -> list[float]:
+    """The numbers a message puts forward as its answer: the last one, and one after "the answer is".
+
+    Numbers in the middle of a worked message ("0.1x = $50, so x = 500") are steps, not the answer.
+    """
+    if is_number_spray(text):
+        return []
+    mentions = number_mentions(text)
+    if not mentions:
+        return []
+    values = [mentions[-1].value]
+    for cue in _ANSWER_CUE_RE.finditer(text):
+        for mention in mentions:
+            if mention.start == cue.end() or (cue.end() <= mention.start <= cue.end() + 1):
+                values.append(mention.value)
+    return values
+
+
+def states_answer(text: str, facts: ProblemFacts) -> bool:
+    """Whether a student's message gives the correct final answer ("$18", "18 dollars", "18.0")."""
+    if facts.answer_value is None:
+        wanted = re.sub(r"[^a-z0-9.]", "", facts.final_answer.lower())
+        return bool(wanted) and wanted in re.sub(r"[^a-z0-9.]", "", text.lower())
+    return contains_number(stated_answer_values(text), facts.answer_value)
+
+
+def message_kind(text: str, facts: ProblemFacts) -> Kind:
+    if _has_phrase(text, ABUSIVE_WORDS):
+        return "abusive"
+    if _has_phrase(text, MANIPULATION_PHRASES):
+        return "manipulation"
+    if _has_phrase(text, ANSWER_REQUEST_PHRASES):
+        return "answer_request"
+    mentions = number_mentions(text)
+    if mentions and not is_number_spray(text):
+        words = re.findall(r"[A-Za-z]+", text)
+        is_worked = bool(_OPERATOR_RE.search(text)) or len(words) >= 2
+        return "attempt" if is_worked else "numbers"
+    if mentions:
+        return "numbers"
+    if _has_phrase(text, CONFUSED_PHRASES) or text.strip().endswith("?"):
+        return "confused"
+    topic_words = content_words(text)
+    problem_words = content_words(facts.statement) | content_words(facts.worked_solution)
+    if _has_phrase(text, OFF_TOPIC_WORDS) or (len(topic_words) >= 3 and not topic_words & problem_words):
+        return "off_topic"
+    return "other"
+
+
+# --- the dialogue so far ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DialogueTurn:
+    speaker: str  # "student" or "tutor"
+    text: str
+    move: str = ""
+
+
+@dataclass
+class DialogueState:
+    """What the dialogue so far tells the policy."""
+
+    attempts: int = 0
+    known_steps: set[int] = field(default_factory=set)
+    stalled: int = 0
+    is_solved: bool = False  # the latest student message states the final answer
+    has_stated_answer: bool = False
+    is_answer_revealed: bool = False  # a tutor turn stated it before the student did
+    tutor_turns: int = 0
+    attempted_numbers: list[frozenset[float]] = field(default_factory=list)
+    last_progress: list[Step] = field(default_factory=list)
+    last_kind: Kind | None = None
+
+
+def _is_new_attempt(values: list[float], previous: list[frozenset[float]]) -> bool:
+    rounded = frozenset(round(value, 6) for value in values)
+    return not any(rounded <= earlier for earlier in previous)
+
+
+def dialogue_state(facts: ProblemFacts, dialogue: Sequence[DialogueTurn]) -> DialogueState:
+    """Replay the dialogue: count real attempts, the steps the student has reached, stalls and reveals."""
+    state = DialogueState()
+    for turn in dialogue:
+        if turn.speaker == TUTOR:
+            state.tutor_turns += 1
+            if facts.answer_value is not None and contains_number(numbers_in(turn.text), facts.answer_value):
+                state.is_answer_revealed = state.is_answer_revealed or not state.has_stated_answer
+            if turn.move == "telling":
+                for value in numbers_in(turn.text):
+                    state.known_steps.update(step.index for step in facts.steps_for_value(value))
+                state.stalled = 0
+            continue
+        kind = message_kind(turn.text, facts)
+        state.last_kind = kind
+        state.last_progress = []
+        # Solved is about the latest message: a student may state the answer and then doubt it.
+        state.is_solved = states_answer(turn.text, facts) and kind not in ("abusive", "manipulation")
+        if state.is_solved:
+            state.has_stated_answer = True
+            if facts.final_step is not None:
+                state.known_steps.add(facts.final_step.index)
+            continue
+        if kind in ("abusive", "off_topic") or is_number_spray(turn.text):
+            continue
+        values = numbers_in(turn.text)
+        final = facts.final_step
+        for value in values:
+            for step in facts.steps_for_value(value):
+                # The final result only counts when stated as the answer (above), not in passing.
+                if step.index not in state.known_steps and (final is None or step.index != final.index):
+                    state.known_steps.add(step.index)
+                    state.last_progress.append(step)
+        if kind == "attempt" and _is_new_attempt(values, state.attempted_numbers):
+            state.attempts += 1
+            state.attempted_numbers.append(frozenset(round(value, 6) for value in values))
+        # The first message (what the student tried before the chat) sets the starting point.
+        if state.last_progress or turn is dialogue[0]:
+            state.stalled = 0
+        else:
+            state.stalled += 1
+    return state
+
+
+def is_real_attempt(text: str, facts: ProblemFacts, earlier_student_texts: Sequence[str] = ()) -> bool:
+    """Whether this message counts towards the attempts before telling (a new, worked answer)."""
+    if message_kind(text, facts) != "attempt" or states_answer(text, facts):
+        return False
+    previous = [frozenset(round(value, 6) for value in numbers_in(earlier)) for earlier in earlier_student_texts]
+    return _is_new_attempt(numbers_in(text), previous)
+
+
+# --- the reply ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReplyPlan:
+    move: Move
+    text: str  # the reply written in code: the fallback, and what the model may rephrase
+    reason: str
+    target_step: int | None = None
+    level: int = 0
+    is_solved: bool = False
+    reveals_answer: bool = False
+    flag: str = ""  # "abusive", "off_topic" or "manipulation": the student's message goes to the teacher
+    forbidden_values: tuple[float, ...] = ()
+    allowed_values: tuple[float, ...] = ()
+    attempts: int = 0
+
+
+def plan_to_dict(plan: ReplyPlan) -> dict[str, Any]:
+    """The plan as JSON, stored with the reply so that the stream checks exactly what was decided."""
+    data = asdict(plan)
+    data["policy"] = POLICY_VERSION
+    data["forbidden_values"] = list(plan.forbidden_values)
+    data["allowed_values"] = list(plan.allowed_values)
+    return data
+
+
+def plan_from_dict(data: dict[str, Any]) -> ReplyPlan:
+    names = {item.name for item in fields(ReplyPlan)}
+    values = {key: value for key, value in data.items() if key in names}
+    values["forbidden_values"] = tuple(values.get("forbidden_values", ()))
+    values["allowed_values"] = tuple(values.get("allowed_values", ()))
+    return ReplyPlan(**values)
+
+
+ANSWER_PHRASES = (
+    "the answer is",
+    "answer is",
+    "the final answer",
+    "final answer is",
+    "correct answer",
+    "the right answer",
+    "the solution is",
+    "the result is",
+    "the total is",
+)
+_ANSWER_SIGN_RE = re.compile(r"\banswer\s*[:=]", re.IGNORECASE)
+
+
+def forbidden_values_for(
+    facts: ProblemFacts, *, known_steps: set[int], is_telling_allowed: bool, revealed: Sequence[float] = ()
+) -> list[float]:
+    """Numbers a reply must not state now: the final answer and the decisive intermediate results,
+    unless the student has already stated them or the plan reveals them as a last resort."""
+    forbidden: list[float] = []
+    final = facts.final_step
+    if facts.answer_value is not None and (final is None or final.index not in known_steps):
+        forbidden.append(facts.answer_value)
+    for value in facts.decisive_values:
+        step = facts.step_for_value(value)
+        if step is not None and step.index in known_steps:
+            continue
+        forbidden.append(value)
+    if is_telling_allowed:
+        forbidden = [value for value in forbidden if not contains_number(revealed, value)]
+    return forbidden
+
+
+def reply_violation(
+    text: str, *, forbidden_values: Sequence[float], is_telling_allowed: bool, facts: ProblemFacts | None = None
+) -> str | None:
+    """Why this reply must not reach the student, or None. The code check every reply passes."""
+    for mention in number_mentions(text):
+        if contains_number(forbidden_values, mention.value):
+            if facts is not None and same_number(mention.value, facts.answer_value):
+                return "states the final answer"
+            return "states a decisive intermediate result"
+    if is_telling_allowed:
+        return None
+    if _has_phrase(text, ANSWER_PHRASES) or _ANSWER_SIGN_RE.search(text):
+        return "announces an answer"
+    if facts is not None and facts.answer_value is None and facts.final_answer.lower() in text.lower():
+        return "states the final answer"
+    return None
+
+
+def _wrong_computation(text: str, facts: ProblemFacts) -> tuple[str, float | None, float | None] | None:
+    """A calculation in the student's message whose result is not in the worked solution.
+
+    Returns (expression, their result, the expression's true value).
+    """
+    for match in EQUATION_RE.finditer(text):
+        result = parse_number(match.group("result"))
+        if result is None or facts.step_for_value(result) is not None:
+            continue
+        expression = " ".join(match.group("expression").split())
+        return expression, result, expression_value(expression)
+    return None
+
+
+_OPERATION_RE = re.compile(r"^\s*\$?(?P<a>[\d.,]+)[^\d]*?(?P<op>[-+*/x×÷–])\s*\$?(?P<b>[\d.,]+)\D*$")
+
+
+def _why_question(expression: str) -> str:
+    """Ask for the reasoning behind one calculation, as a teacher would: "Why did you subtract 3 from 12?"."""
+    match = _OPERATION_RE.match(expression)
+    if match is None:
+        return f"Can you explain why you worked out {expression}?"
+    a, op, b = match.group("a"), match.group("op"), match.group("b")
+    if op == "+":
+        return f"Why did you add {a} and {b}?"
+    if op in "-–":
+        return f"Why did you subtract {b} from {a}?"
+    if op in "*x×":
+        return f"Why did you multiply {a} by {b}?"
+    return f"Why did you divide {a} by {b}?"
+
+
+def _first_name(name: str) -> str:
+    return name.strip().split(" ")[0] if name.strip() else ""
+
+
+def _step_after(facts: ProblemFacts, known: set[int]) -> Step | None:
+    for step in facts.steps:
+        if step.index not in known:
+            return step
+    return None
+
+
+def _nudge(facts: ProblemFacts, target: Step | None) -> str:
+    if target is not None:
+        return target.question
+    return "Which step of your working are you least sure about?"
+
+
+def _safe(text: str, forbidden: Sequence[float], *, is_telling_allowed: bool, facts: ProblemFacts) -> bool:
+    return reply_violation(text, forbidden_values=forbidden, is_telling_allowed=is_telling_allowed, facts=facts) is None
+
+
+def safe_probing_reply(facts: ProblemFacts, *, known_steps: set[int], forbidden: Sequence[float]) -> str:
+    """The reply that replaces one caught stating the answer: a question grounded in the problem."""
+    target = _step_after(facts, known_steps)
+    candidates = []
+    if target is not None:
+        candidates += [
+            f"Let's not jump to the end. Can you recompute this step yourself? {target.question}",
+            f"Let's check one step at a time. {target.question}",
+        ]
+    candidates.append("Let's go back to your working. Which calculation are you least sure about, and can you redo it?")
+    for text in candidates:
+        if _safe(text, forbidden, is_telling_allowed=False, facts=facts):
+            return text
+    return candidates[-1]
+
+
+@dataclass
+class _Planner:
+    """The context of one reply: builds plans that always pass the check."""
+
+    facts: ProblemFacts
+    dialogue: Sequence[DialogueTurn]
+    state: DialogueState
+    target: Step | None
+    forbidden: list[float]
+
+    def make(
+        self,
+        move: Move,
+        text: str,
+        reason: str,
+        *,
+        level: int = 0,
+        flag: str = "",
+        is_solved: bool = False,
+        revealed: Sequence[float | None] = (),
+    ) -> ReplyPlan:
+        shown = [value for value in revealed if value is not None]
+        forbidden = [value for value in self.forbidden if not contains_number(shown, value)]
+        if not _safe(text, forbidden, is_telling_allowed=bool(shown), facts=self.facts):
+            # A template quoted a number it may not show (e.g. the statement itself contains it).
+            text = safe_probing_reply(self.facts, known_steps=self.state.known_steps, forbidden=forbidden)
+            move, reason = "probing", reason + "; template caught by the check"
+        allowed = set(numbers_in(self.facts.statement)) | set(numbers_in(text))
+        for turn in self.dialogue:
+            if turn.speaker == STUDENT:
+                allowed |= set(numbers_in(turn.text))
+        allowed |= {step.result for step in self.facts.steps if step.index in self.state.known_steps}
+        allowed = {value for value in allowed if not contains_number(forbidden, value)}
+        return ReplyPlan(
+            move=move,
+            text=text,
+            reason=reason,
+            target_step=self.target.index if self.target is not None else None,
+            level=level,
+            is_solved=is_solved,
+            reveals_answer=contains_number(shown, self.facts.answer_value),
+            flag=flag,
+            forbidden_values=tuple(forbidden),
+            allowed_values=tuple(sorted(allowed)),
+            attempts=self.state.attempts,
+        )
+
+
+def reply_plan(
+    *,
+    facts: ProblemFacts,
+    dialogue: Sequence[DialogueTurn],
+    attempts_before_telling: int = 3,
+    student_name: str = "",
+) -> ReplyPlan:
+    """Choose the next tutor move from the dialogue so far and write the reply in that move."""
+    state = dialogue_state(facts, dialogue)
+    last = dialogue[-1] if dialogue and dialogue[-1].speaker == STUDENT else None
+    name = _first_name(student_name)
+    target = _step_after(facts, state.known_steps)
+    planner = _Planner(
+        facts=facts,
+        dialogue=dialogue,
+        state=state,
+        target=target,
+        forbidden=forbidden_values_for(facts, known_steps=state.known_steps, is_telling_allowed=False),
+    )
+    make = planner.make
+
+    if last is None:
+        greeting = f"Hi {name}, please" if name else "Hi, please"
+        return make("generic", f"{greeting} talk me through your solution.", "the dialogue starts")
+
+    kind = message_kind(last.text, facts)
+    if kind == "abusive":
+        text = "Let's keep our chat kind and about the problem. When you're ready, show me your next step."
+        return make("generic", text, "abusive message", flag="abusive")
+    if kind == "off_topic":
+        text = f"Let's stay with the problem for now. {_nudge(facts, target)}"
+        return make("generic", text, "off-topic message", flag="off_topic")
+    if state.is_solved:
+        if state.is_answer_revealed:
+            text = f"Yes, {facts.final_answer} is right. Well done for finishing it."
+        else:
+            text = f"Well done, {facts.final_answer} is correct!"
+        reason = "the student stated the final answer"
+        return make("generic", text, reason, is_solved=True, revealed=[facts.answer_value])
+    if state.tutor_turns == 0:
+        greeting = f"Hi {name}, please" if name else "Thanks. Please"
+        return make("generic", f"{greeting} talk me through your solution.", "first tutor turn: invite an explanation")
+
+    refusal, flag = "", ""
+    if kind == "manipulation":
+        refusal, flag = "I can't give you the answer, but you can work it out yourself. ", "manipulation"
+    elif kind == "answer_request":
+        refusal = "I won't just give you the answer, but we can get there together. "
+
+    if state.last_progress and target is not None:
+        praise = f"Yes, {format_number(state.last_progress[-1].result)} is right. "
+        return make("focus", praise + target.question, "progress: focus on the next step", level=1, flag=flag)
+
+    # Escalate while the student stays stuck: probe their reasoning, point at the step, give the
+    # calculation, and only after the course's number of real attempts tell the step.
+    stalled = max(state.stalled, 1)
+    is_telling_allowed = state.attempts >= attempts_before_telling
+    if is_telling_allowed and (stalled >= 3 or refusal) and kind != "confused":
+        return _telling_plan(planner, attempts_before_telling, flag=flag)
+
+    if stalled <= 1:
+        wrong = _wrong_computation(last.text, facts)
+        if wrong is not None:
+            expression, result, true_value = wrong
+            if true_value is not None and result is not None and not same_number(true_value, result):
+                text = f"Check your calculation {expression} = {format_number(result)}. What is {expression}?"
+                return make("focus", refusal + text, "arithmetic slip in the student's work", level=2, flag=flag)
+            text = _why_question(expression)
+            return make("probing", refusal + text, "probe the step that leaves the solution", level=1, flag=flag)
+        theirs = [value for value in numbers_in(last.text) if facts.step_for_value(value) is None]
+        if theirs and kind == "attempt":
+            text = f"Can you tell me how you got {format_number(theirs[-1])}?"
+            if target is not None:
+                text += f" {target.question}"
+            return make("probing", refusal + text, "probe a number not in the solution", level=1, flag=flag)
+        if kind == "confused" and target is not None:
+            return make("focus", refusal + target.question, "unsure: focus on the step", level=1, flag=flag)
+        text = "Can you tell me how you worked it out, step by step?"
+        return make("probing", refusal + text, "ask for the reasoning", level=1, flag=flag)
+    if target is None:
+        text = "Which calculation are you least sure about? Try doing it again."
+        return make("probing", refusal + text, "no parsed steps: ask to recheck", level=2, flag=flag)
+    if stalled == 2:
+        return make("focus", refusal + target.question, "stuck twice: focus on the step", level=1, flag=flag)
+    text = f"{target.question} Try working out {target.expression}."
+    return make("focus", refusal + text, "stuck again: give the calculation", level=2, flag=flag)
+
+
+def _telling_plan(planner: _Planner, attempts_before_telling: int, *, flag: str) -> ReplyPlan:
+    """Telling, the last resort: reveal the step the student is stuck on.
+
+    The final answer itself is only stated after twice the course's attempts; before that, the last
+    step is told as its calculation, so the student still takes the final step themselves.
+    """
+    facts, state, target = planner.facts, planner.state, planner.target
+    may_reveal_answer = state.attempts >= 2 * attempts_before_telling
+    if target is None:
+        if may_reveal_answer and facts.answer_value is not None:
+            text = f"Let me help: it comes to {facts.final_answer}. Can you see how to get there?"
+            reason = "no parsed steps; many attempts: reveal the answer"
+            return planner.make("telling", text, reason, level=3, flag=flag, revealed=[facts.answer_value])
+        text = "Let's check each calculation in your working again, one at a time. Which one shall we start with?"
+        return planner.make("probing", text, "no parsed steps: ask to recheck", level=2, flag=flag)
+    is_final = facts.final_step is not None and target.index == facts.final_step.index
+    if is_final and not may_reveal_answer:
+        text = f"To finish, you need {target.expression}. What do you get?"
+        return planner.make("telling", text, "tell the last calculation, not its result", level=3, flag=flag)
+    following = _step_after(facts, {*state.known_steps, target.index})
+    text = f"Let me show you this step: {target.line.rstrip('.')}."
+    text += f" Now: {following.question}" if following is not None else " Can you see why?"
+    reason = "enough real attempts: tell the step the student is stuck on"
+    return planner.make("telling", text, reason, level=3, flag=flag, revealed=[target.result])
+
+
+# --- the gate between the model and the student ------------------------------------------------
+JUNK_PHRASES = (
+    "i'm sorry",
+    "i am sorry",
+    "as an ai",
+    "language model",
+    "i'm not sure",
+    "i am not sure",
+    "i'm just",
+    "i can't help",
+    "i cannot help",
+    "i'm here to",
+    "i am here to",
+    "classic example",
+    "lateral thinking",
+    "puzzle",
+    "riddle",
+    "not equipped",
+    "my name is",
+    "assistant",
+    "student:",
+    "tutor:",
+    "teacher:",
+    "http",
+)
+_SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)")
+_TAIL_RE = re.compile(r"[\w$.,%'\-–]*$")
+MIN_RELEVANCE = 0.5
+# Words any tutor uses; they neither ground a reply nor take it off topic.
+_TUTOR_WORDS_TEXT = (
+    "great good nice well done try tried again let's lets look check step steps work working worked think "
+    "calculation calculate number numbers right correct okay answer explain question problem find first next "
+    "then start together sure careful close almost carefully"
+)
+TUTOR_WORDS = frozenset(_TUTOR_WORDS_TEXT.split())
+
+
+def _could_be_number_word(fragment: str) -> bool:
+    fragment = fragment.lower().rstrip("-–")
+    return bool(fragment) and fragment.isalpha() and any(word.startswith(fragment) for word in NUMBER_WORDS)
+
+
+class ReplyGate:
+    """Lets a model's reply through piece by piece and stops it at the first piece that breaks the check.
+
+    A number (or a word that may be the start of a spelled number) is held back until it is complete,
+    so the student never sees a forbidden number, not even in part. Everything else passes at once,
+    so the gate adds no delay to the first words. `finish()` decides what is kept: the model's text if
+    it is safe, on topic and whole, with the plan's question added if the model dropped it, or else
+    the code-written reply.
+    """
+
+    def __init__(self, plan: ReplyPlan, facts: ProblemFacts, *, context: str = "", max_chars: int = 360):
+        self.plan = plan
+        self.facts = facts
+        self.context = context
+        self.max_chars = max_chars
+        self.text = ""
+        self.emitted = 0
+        self.violation: str | None = None
+        self.is_full = False
+        self._is_telling_allowed = plan.move == "telling" or plan.is_solved or plan.reveals_answer
+
+    @property
+    def is_stopped(self) -> bool:
+        return self.violation is not None or self.is_full
+
+    def _boundary(self, text: str) -> int:
+        match = _TAIL_RE.search(text)
+        tail = match.group(0) if match else ""
+        if tail and (re.search(r"\d", tail) or _could_be_number_word(tail)):
+            return len(text) - len(tail)
+        return len(text)
+
+    def _check(self, text: str) -> str | None:
+        found = reply_violation(
+            text,
+            forbidden_values=self.plan.forbidden_values,
+            is_telling_allowed=self._is_telling_allowed,
+            facts=self.facts,
+        )
+        if found:
+            return found
+        for value in numbers_in(text):
+            if not contains_number(self.plan.allowed_values, value):
+                return f"a number ({format_number(value)}) that is not in the problem, the plan or the student's work"
+        lowered = text.lower()
+        for phrase in JUNK_PHRASES:
+            if phrase in lowered:
+                return f"off-track wording (“{phrase}”)"
+        return None
+
+    def feed(self, piece: str) -> str:
+        """Take the next piece of the model's text; return what may be shown now ("" when held back)."""
+        if self.is_stopped:
+            return ""
+        self.text += piece
+        if len(self.text) > self.max_chars:
+            self.is_full = True
+        end = self._boundary(self.text)
+        if end <= self.emitted:
+            return ""
+        self.violation = self._check(self.text[:end])
+        if self.violation:
+            return ""
+        shown = self.text[self.emitted : end]
+        self.emitted = end
+        return shown
+
+    def final_text(self) -> tuple[str, str]:
+        """The reply to keep and where it came from: ("model" | "model+plan" | "plan", why)."""
+        if self.violation:
+            return self.plan.text, f"replaced: {self.violation}"
+        text = self.text.strip()
+        self.violation = self._check(text)
+        if self.violation:
+            return self.plan.text, f"replaced: {self.violation}"
+        ends = [match.end() for match in _SENTENCE_END_RE.finditer(text)]
+        if not ends:
+            return self.plan.text, "replaced: the model wrote no whole sentence"
+        text = text[: ends[-1]].strip()
+        words = content_words(text)
+        grounding = (
+            content_words(self.plan.text)
+            | content_words(self.facts.statement)
+            | content_words(self.context)
+            | TUTOR_WORDS
+        )
+        if len(text.split()) < 3 or not words:
+            return self.plan.text, "replaced: too short"
+        if len(words & grounding) / len(words) < MIN_RELEVANCE:
+            return self.plan.text, "replaced: not about this problem"
+        if self.plan.is_solved and not contains_number(numbers_in(text), self.facts.answer_value):
+            return self.plan.text, "replaced: the confirmation must name the answer"
+        source = "model"
+        if self.plan.move in ("focus", "probing", "telling") and "?" not in text:
+            questions = [sentence for sentence in re.split(r"(?<=[.!?])\s+", self.plan.text) if sentence.endswith("?")]
+            if questions:
+                text = f"{text} {questions[-1]}"
+                source = "model+plan"
+        return text, source
