@@ -175,6 +175,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the grade labels, whichever field (teacher's or model's) uses them.
+    "ENUM_NAME_OVERRIDES": {"GradeLabelEnum": "grading.models.Label"},
 }
 
 # --- Celery: Redis in CI and production, a server-less SQLite broker by default -----------------

@@ -222,9 +222,12 @@ def test_csv_read_unlabelled(tmp_path: Path) -> None:
         (
             b"question_id,question,answer,label,score\nq1,Q?,A,correct,1\n",
             "{path}: row 1 (the header): missing column(s) reference_answer; "
-            "expected question_id,question,reference_answer,answer,label,score",
+            "expected question_id,question,reference_answer,answer,label,score,feedback",
         ),
-        (b"", "{path}: empty file; expected the header question_id,question,reference_answer,answer,label,score"),
+        (
+            b"",
+            "{path}: empty file; expected the header question_id,question,reference_answer,answer,label,score,feedback",
+        ),
         (
             HEADER.encode() + b"q1,Q?,R,good,correct,1\nq2,Q?,R,caf\xe9 au lait,correct,1\n",
             "{path}: row 3, column answer: not valid UTF-8",
