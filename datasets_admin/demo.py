@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Course, Role, User
 from accounts.services import course_create, course_teacher_add, enrollment_create, user_create
@@ -143,7 +144,13 @@ def _seed_grader(*, admin: User) -> None:
 
     if ActiveModel.objects.filter(task="grader").exists():
         return
-    if Job.objects.filter(kind="grading.retrain", status__in=Job.ACTIVE_STATUSES).exists():
+    # A training job left "running" by a worker that was stopped (Ctrl-C on `make run`) would never
+    # finish: seeding runs before the demo's worker starts, so such a job is an orphan. Mark it and
+    # start again. A queued job is still in the broker and is left for the worker.
+    Job.objects.filter(kind="grading.retrain", status=Job.Status.RUNNING).update(
+        status=Job.Status.FAILED, message="Interrupted: the worker stopped. Started again.", finished_at=timezone.now()
+    )
+    if Job.objects.filter(kind="grading.retrain", status=Job.Status.QUEUED).exists():
         return
     grader_training_start(user=admin)
 

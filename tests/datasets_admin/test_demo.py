@@ -34,3 +34,18 @@ def test_seed_demo_creates_people_content_and_is_idempotent(capsys) -> None:
     ) == counts
     assert Problem.objects.filter(is_assigned=True).count() == 6
     assert User.objects.get(username="teacher").check_password("tutorloop-demo")
+
+
+def test_seed_restarts_a_grader_training_orphaned_by_a_stopped_worker() -> None:
+    from core.models import Job
+
+    call_command("seed_demo")
+    first = Job.objects.get(kind="grading.retrain")
+    Job.objects.filter(pk=first.pk).update(status=Job.Status.RUNNING)
+    call_command("seed_demo")
+    first.refresh_from_db()
+    assert first.status == Job.Status.FAILED
+    assert first.message == "Interrupted: the worker stopped. Started again."
+    assert Job.objects.filter(kind="grading.retrain", status=Job.Status.QUEUED).count() == 1
+    call_command("seed_demo")  # a queued job is left for the worker
+    assert Job.objects.filter(kind="grading.retrain").count() == 2
