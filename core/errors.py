@@ -32,3 +32,21 @@ class PermissionDeniedError(ApplicationError):
 class ConflictError(ApplicationError):
     status_code = 409
     code = "conflict"
+
+
+class FileImportError(ApplicationError):
+    """An uploaded file cannot be imported. `problems` lists every problem found; `message` names the first.
+
+    Imports are all or nothing, so the whole list helps the user fix the file in one go.
+    """
+
+    code = "import_invalid"
+    max_reported = 50
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        message = problems[0]
+        if len(problems) > 1:
+            more = len(problems) - 1
+            message += f" (and {more} more problem{'s' if more > 1 else ''})"
+        super().__init__(message, extra={"problems": problems[: self.max_reported]})

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.permissions import course_is_taught_by, user_role
-from core.errors import ApplicationError, PermissionDeniedError
+from core.errors import ApplicationError, FileImportError, PermissionDeniedError
 from grading.models import Assignment, Question
 from grading.services import MAX_ANSWER_CHARS, submission_create
 
@@ -25,18 +25,8 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_REPORTED_PROBLEMS = 50
 
 
-class ImportProblems(ApplicationError):
-    """The file cannot be imported. `problems` lists every problem found; `message` names the first."""
-
-    code = "import_invalid"
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        message = problems[0]
-        if len(problems) > 1:
-            more = len(problems) - 1
-            message += f" (and {more} more problem{'s' if more > 1 else ''})"
-        super().__init__(message, extra={"problems": problems[:MAX_REPORTED_PROBLEMS]})
+class ImportProblems(FileImportError):
+    """The file cannot be imported (see core.errors.FileImportError)."""
 
 
 @dataclass(frozen=True)

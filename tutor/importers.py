@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import ApplicationError
+from core.errors import FileImportError
 from tutor.policy import final_answer_from_solution
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -34,18 +34,8 @@ TITLE_MAX_CHARS = 200
 FINAL_ANSWER_MAX_CHARS = 100
 
 
-class ProblemImportError(ApplicationError):
-    """The file cannot be imported. `problems` lists what is wrong; `message` names the first."""
-
-    code = "import_invalid"
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        message = problems[0]
-        if len(problems) > 1:
-            more = len(problems) - 1
-            message += f" (and {more} more problem{'s' if more > 1 else ''})"
-        super().__init__(message, extra={"problems": problems[:MAX_REPORTED_PROBLEMS]})
+class ProblemImportError(FileImportError):
+    """The file cannot be imported (see core.errors.FileImportError)."""
 
 
 @dataclass
