@@ -85,6 +85,10 @@ class Step:
         masked = self.masked_line
         at = masked.find("…")
         after = masked[at + 1 :].lstrip()
+        before = masked[:at].rstrip()
+        if not after and before.endswith((":", "=")) and len(before.split()) >= 3:
+            # "Then add two to find how many she had before: …" is an instruction, not a sentence to complete.
+            return f"{before.rstrip(':= ').strip()}. What do you get?"
         is_money = "$" in self.line[self.start : self.end].split("=")[-1]
         asking = "how much" if is_money or not after[:1].isalpha() else "how many"
         clause = masked
@@ -787,10 +791,24 @@ JUNK_PHRASES = (
     "tutor:",
     "teacher:",
     "http",
+    # The tiny model likes to talk about the prompt or to play the student: neither reaches a student.
+    "the student",
+    "student's",
+    "your message",
+    "i'm going to",
+    "i am going to",
+    "glad you",
+    "different problem",
+    "as a tutor",
+    "math tutor",
+    "here's",
+    "here is",
 )
 _SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)")
 _TAIL_RE = re.compile(r"[\w$.,%'\-–]*$")
 MIN_RELEVANCE = 0.5
+MIN_PLAN_RECALL = 0.5  # of the planned reply's own words, kept in the model's version
+ECHO_WORDS = 6  # this many words in a row from the student's message is parroting, not tutoring
 # Words any tutor uses; they neither ground a reply nor take it off topic.
 _TUTOR_WORDS_TEXT = (
     "great good nice well done try tried again let's lets look check step steps work working worked think "
@@ -885,16 +903,15 @@ class ReplyGate:
             return self.plan.text, "replaced: the model wrote no whole sentence"
         text = text[: ends[-1]].strip()
         words = content_words(text)
-        grounding = (
-            content_words(self.plan.text)
-            | content_words(self.facts.statement)
-            | content_words(self.context)
-            | TUTOR_WORDS
-        )
+        # Grounded in the plan and the problem, not in the student's message: echoing the student is
+        # the tiny model's favourite way to look relevant.
+        grounding = content_words(self.plan.text) | content_words(self.facts.statement) | TUTOR_WORDS
         if len(text.split()) < 3 or not words:
             return self.plan.text, "replaced: too short"
         if len(words & grounding) / len(words) < MIN_RELEVANCE:
             return self.plan.text, "replaced: not about this problem"
+        if _echoes(text, self.context, allowed=self.plan.text):
+            return self.plan.text, "replaced: it repeats the student's message"
         if self.plan.is_solved and not contains_number(numbers_in(text), self.facts.answer_value):
             return self.plan.text, "replaced: the confirmation must name the answer"
         source = "model"
@@ -903,4 +920,23 @@ class ReplyGate:
             if questions:
                 text = f"{text} {questions[-1]}"
                 source = "model+plan"
+        planned = content_words(self.plan.text) - TUTOR_WORDS
+        if planned and len(planned & content_words(text)) / len(planned) < MIN_PLAN_RECALL:
+            return self.plan.text, "replaced: it lost what the planned reply asks"
         return text, source
+
+
+def _echoes(text: str, source: str, *, allowed: str = "") -> bool:
+    """Whether `text` repeats ECHO_WORDS words in a row of `source` that `allowed` does not contain."""
+
+    def words(value: str) -> list[str]:
+        return re.findall(r"[a-z0-9']+", value.lower())
+
+    said, own = words(source), " ".join(words(allowed))
+    spans = {" ".join(said[start : start + ECHO_WORDS]) for start in range(len(said) - ECHO_WORDS + 1)}
+    written = words(text)
+    for start in range(len(written) - ECHO_WORDS + 1):
+        span = " ".join(written[start : start + ECHO_WORDS])
+        if span in spans and span not in own:
+            return True
+    return False

@@ -96,7 +96,7 @@ def _taught_course(request: HttpRequest, course_id: int) -> Course:
     if course is None:
         raise Http404("No such course, or it is not one of yours.")
     if not course_is_taught_by(course=course, user=request.user):
-        raise PermissionDeniedError("Only the course's teachers and admins may change it.")
+        raise PermissionDenied("Only the course's teachers and admins may change it.")
     return course
 
 
@@ -126,7 +126,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "tutor/index.html",
-        {"course_rows": course_rows, "problems": problems, "import_form": ProblemImportForm()},
+        {"course_rows": course_rows, "problems": problems},
     )
 
 
