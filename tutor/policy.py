@@ -579,6 +579,44 @@ def _step_after(facts: ProblemFacts, known: set[int]) -> Step | None:
     return None
 
 
+_SENTENCE_RE = re.compile(r"[^.!?]+[.!?]?")
+
+
+def step_context(facts: ProblemFacts, step: Step) -> str:
+    """The sentence of the problem a step is computed from, to ground a focus question in the text.
+
+    Teachers say "We know there are twice as many Ford trucks as Toyota trucks, so how many Ford trucks
+    are there?": the statement's own words, numbers included (they are the student's to use). Chosen by
+    the step's numbers and words it shares with the sentence; empty when none clearly matches or when
+    the question already says the same.
+    """
+    step_words = content_words(step.line)
+    operands = step.operands
+    best, best_score = "", 0.0
+    for raw in _SENTENCE_RE.findall(facts.statement):
+        sentence = raw.strip()
+        if len(sentence.split()) < 4 or sentence.endswith("?"):
+            continue
+        shared_numbers = sum(1 for value in numbers_in(sentence) if contains_number(operands, value))
+        score = len(content_words(sentence) & step_words) + 2 * shared_numbers
+        if score > best_score:
+            best, best_score = sentence, score
+    if best_score < 3 or len(best.split()) > 30:
+        return ""
+    question_words = content_words(step.question)
+    sentence_words = content_words(best)
+    if sentence_words and len(sentence_words & question_words) / len(sentence_words) >= 0.5:
+        return ""
+    if not best.endswith((".", "!")):
+        best += "."
+    return best
+
+
+def _focus_question(facts: ProblemFacts, step: Step) -> str:
+    context = step_context(facts, step)
+    return f"{context} {step.question}" if context else step.question
+
+
 def _nudge(facts: ProblemFacts, target: Step | None) -> str:
     if target is not None:
         return target.question
@@ -675,8 +713,8 @@ def reply_plan(
     make = planner.make
 
     if last is None:
-        greeting = f"Hi {name}, please" if name else "Hi, please"
-        return make("generic", f"{greeting} talk me through your solution.", "the dialogue starts")
+        greeting = f"Hi {name}, could you" if name else "Hi, could you"
+        return make("generic", f"{greeting} please walk me through your solution?", "the dialogue starts")
 
     kind = message_kind(last.text, facts)
     if kind == "abusive":
@@ -693,8 +731,9 @@ def reply_plan(
         reason = "the student stated the final answer"
         return make("generic", text, reason, is_solved=True, revealed=[facts.answer_value])
     if state.tutor_turns == 0:
-        greeting = f"Hi {name}, please" if name else "Thanks. Please"
-        return make("generic", f"{greeting} talk me through your solution.", "first tutor turn: invite an explanation")
+        greeting = f"Hi {name}, could you" if name else "Thanks. Could you"
+        text = f"{greeting} please walk me through your solution?"
+        return make("generic", text, "first tutor turn: invite an explanation")
 
     refusal, flag = "", ""
     if kind == "manipulation":
@@ -704,7 +743,8 @@ def reply_plan(
 
     if state.last_progress and target is not None:
         praise = f"Yes, {format_number(state.last_progress[-1].result)} is right. "
-        return make("focus", praise + target.question, "progress: focus on the next step", level=1, flag=flag)
+        text = praise + _focus_question(facts, target)
+        return make("focus", text, "progress: focus on the next step", level=1, flag=flag)
 
     # Escalate while the student stays stuck: probe their reasoning, point at the step, give the
     # calculation, and only after the course's number of real attempts tell the step.
@@ -729,14 +769,16 @@ def reply_plan(
                 text += f" {target.question}"
             return make("probing", refusal + text, "probe a number not in the solution", level=1, flag=flag)
         if kind == "confused" and target is not None:
-            return make("focus", refusal + target.question, "unsure: focus on the step", level=1, flag=flag)
+            text = _focus_question(facts, target)
+            return make("focus", refusal + text, "unsure: focus on the step", level=1, flag=flag)
         text = "Can you tell me how you worked it out, step by step?"
         return make("probing", refusal + text, "ask for the reasoning", level=1, flag=flag)
     if target is None:
         text = "Which calculation are you least sure about? Try doing it again."
         return make("probing", refusal + text, "no parsed steps: ask to recheck", level=2, flag=flag)
     if stalled == 2:
-        return make("focus", refusal + target.question, "stuck twice: focus on the step", level=1, flag=flag)
+        text = _focus_question(facts, target)
+        return make("focus", refusal + text, "stuck twice: focus on the step", level=1, flag=flag)
     text = f"{target.question} Try working out {target.expression}."
     return make("focus", refusal + text, "stuck again: give the calculation", level=2, flag=flag)
 
@@ -915,12 +957,12 @@ class ReplyGate:
         if self.plan.is_solved and not contains_number(numbers_in(text), self.facts.answer_value):
             return self.plan.text, "replaced: the confirmation must name the answer"
         source = "model"
-        if self.plan.move in ("focus", "probing", "telling") and "?" not in text:
-            questions = [sentence for sentence in re.split(r"(?<=[.!?])\s+", self.plan.text) if sentence.endswith("?")]
-            if questions:
-                text = f"{text} {questions[-1]}"
-                source = "model+plan"
-        planned = content_words(self.plan.text) - TUTOR_WORDS
+        questions = [sentence for sentence in re.split(r"(?<=[.!?])\s+", self.plan.text) if sentence.endswith("?")]
+        if self.plan.move in ("focus", "probing", "telling") and "?" not in text and questions:
+            text = f"{text} {questions[-1]}"
+            source = "model+plan"
+        # What the plan asks is its question (the sentence before it only grounds it in the problem).
+        planned = content_words(questions[-1] if questions else self.plan.text) - TUTOR_WORDS
         if planned and len(planned & content_words(text)) / len(planned) < MIN_PLAN_RECALL:
             return self.plan.text, "replaced: it lost what the planned reply asks"
         return text, source

@@ -18,7 +18,7 @@ from tutor.models import Problem, TutorSession
 pytestmark = pytest.mark.django_db
 
 CONVERSATION = (
-    "Teacher: (generic)Hi Mariana, please talk me through your solution|EOM|"
+    "Teacher: (generic)Hi Mariana, could you please walk me through your solution?|EOM|"
     "Student: I started with 12 - 3 = 9 and then 9 - 5 = 4.|EOM|"
     "Teacher: (probing)Why did you subtract the 3 spoons she used?|EOM|"
     "Mariana: Because she used them.|EOM|"

@@ -19,6 +19,7 @@ from tutor.policy import (
     reply_violation,
     solution_steps,
     states_answer,
+    step_context,
 )
 
 SPOONS = ProblemFacts.build(statement=SPOONS_STATEMENT, worked_solution=SPOONS_SOLUTION, final_answer="10")
@@ -41,6 +42,7 @@ EIGHTEEN = ProblemFacts.build(
     worked_solution="She has 3*6=18 sweets worth $18.\n 18",
     final_answer="$18",
 )
+GROUNDING = "While Julia was making the stew, she used three of the spoons to sample her stew."
 FIRST_ATTEMPT = "I got 4 because 12 - 3 = 9 and 9 - 5 = 4"
 
 
@@ -111,6 +113,20 @@ def test_worked_solution_steps_and_the_decisive_result() -> None:
     assert "15" not in steps[0].masked_line
 
 
+def test_a_focus_question_is_grounded_in_the_sentence_of_the_problem_it_comes_from() -> None:
+    assert step_context(SPOONS, SPOONS.steps[0]) == GROUNDING  # 12 + 3: the three spoons she used
+    # Carmen's 3 bids of $50: the sentence with the 3 other people and the $50 rises.
+    assert step_context(DESK, DESK.steps[0]) == (
+        "The bids on the desk rise by $50 each time and 3 other people each bid once."
+    )
+    assert step_context(EIGHTEEN, EIGHTEEN.steps[0]) == "Ann has 3 bags with 6 sweets each."
+    # Never the question sentence itself: a problem that is only a question gives no grounding.
+    only_question = ProblemFacts.build(
+        statement="How many sweets are in 3 bags of 6 sweets each?", worked_solution="3*6=18\n 18", final_answer="18"
+    )
+    assert step_context(only_question, only_question.steps[0]) == ""
+
+
 # --- solved detection ------------------------------------------------------------------------------
 @pytest.mark.parametrize("text", ["$18", "18 dollars", "18.0", "I think it is eighteen", "So 3*6 = 18, she has $18."])
 def test_the_right_answer_is_recognised_in_any_form(text: str) -> None:
@@ -126,7 +142,7 @@ def test_wrong_answers_and_number_sprays_are_not_solutions(text: str) -> None:
 def test_first_turn_invites_the_student_to_explain() -> None:
     plan = reply_plan(facts=SPOONS, dialogue=[student(FIRST_ATTEMPT)], student_name="Ada Lovelace")
     assert plan.move == "generic"
-    assert plan.text == "Hi Ada, please talk me through your solution."
+    assert plan.text == "Hi Ada, could you please walk me through your solution?"
 
 
 def test_a_wrong_step_is_probed_then_focused_on_more_and_more_specifically() -> None:
@@ -137,8 +153,10 @@ def test_a_wrong_step_is_probed_then_focused_on_more_and_more_specifically() -> 
     )
     assert [plan.move for plan in plans] == ["generic", "probing", "focus", "focus"]
     assert plans[1].text == "Why did you subtract 3 from 12?"
-    assert plans[2].text == "What was the total number of spoons from Julia and her husband?"  # the diverging step
-    assert plans[3].text == f"{plans[2].text} Try working out 12+3."  # more specific
+    # The diverging step, grounded in the sentence of the problem it comes from.
+    assert plans[2].text == f"{GROUNDING} What was the total number of spoons from Julia and her husband?"
+    # More specific: the calculation itself.
+    assert plans[3].text == "What was the total number of spoons from Julia and her husband? Try working out 12+3."
     assert all("15" not in plan.text and "10" not in plan.text for plan in plans)
 
 
@@ -259,7 +277,7 @@ def _plan_after_injection():
 
 def _focus_plan():
     plan = play(SPOONS, [FIRST_ATTEMPT, "I still think 4", "no idea"])[2]
-    assert plan.text == "What was the total number of spoons from Julia and her husband?"
+    assert plan.text == f"{GROUNDING} What was the total number of spoons from Julia and her husband?"
     return plan
 
 
