@@ -1,14 +1,23 @@
 """Written feedback on a graded answer.
 
-Retrieve, then write: the teacher-approved feedback of the most similar graded answers (same
-verdict, same question first) are the examples; the student model writes feedback in their style.
-Code has the last word: feedback that contradicts the verdict, reveals a hidden reference answer,
-or is empty or degenerate is replaced by the closest teacher-approved example, or a plain sentence.
+Retrieve, then write, then choose:
+
+1. The teacher-approved feedback on the most similar graded answers with the same verdict (this
+   question's first; other questions' when this one has too few) are the candidates.
+2. The student model writes feedback from the question, the references, the verdict and the three
+   closest examples.
+3. The text that agrees most with what teachers wrote for the similar answers wins (minimum Bayes
+   risk: the candidate with the highest similarity-weighted ROUGE-L to the other candidates). The
+   model's text is one candidate among them, so a better model wins more often.
+
+Code has the last word: feedback that contradicts the verdict, reveals a hidden reference answer, or
+is empty or degenerate is never chosen; with no candidate left, a plain sentence for the verdict.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +52,37 @@ class FeedbackItem:
     is_reference_hidden: bool = True
 
 
+CANDIDATES = 20  # teacher feedback texts the choice is made among
+MIN_SAME_QUESTION = 3  # below this many same-verdict answers of the question, other questions' count too
+SIMILARITY_TEMPERATURE = 0.1
+
+
+def _rouge_tokens(text: str) -> tuple[str, ...]:
+    from rouge_score.tokenizers import DefaultTokenizer
+
+    return tuple(_TOKENIZER.setdefault("default", DefaultTokenizer(use_stemmer=True)).tokenize(text))
+
+
+_TOKENIZER: dict[str, Any] = {}
+
+
+def rouge_l(first: Sequence[str], second: Sequence[str]) -> float:
+    """ROUGE-L F-measure of two token sequences (what `rouge_score` computes, without its overhead)."""
+    if not first or not second:
+        return 0.0
+    previous = [0] * (len(second) + 1)
+    for token in first:
+        current = [0]
+        for j, other in enumerate(second):
+            current.append(previous[j] + 1 if token == other else max(previous[j + 1], current[j]))
+        previous = current
+    common = previous[-1]
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(second), common / len(first)
+    return 2 * precision * recall / (precision + recall)
+
+
 @dataclass
 class FeedbackBank:
     """Graded answers with teacher feedback, embedded once: the examples feedback is written from."""
@@ -52,6 +92,31 @@ class FeedbackBank:
     labels: list[str]
     feedback: list[str]
     vectors: np.ndarray
+    _tokens: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _agreement: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
+
+    def tokens(self, index: int) -> tuple[str, ...]:
+        if index not in self._tokens:
+            self._tokens[index] = _rouge_tokens(self.feedback[index])
+        return self._tokens[index]
+
+    def agreement(self, first: int, second: int) -> float:
+        """ROUGE-L between two banked feedback texts (cached: batches share candidates)."""
+        key = (first, second) if first < second else (second, first)
+        if key not in self._agreement:
+            self._agreement[key] = rouge_l(self.tokens(first), self.tokens(second))
+        return self._agreement[key]
+
+    def candidates(self, vector: np.ndarray, *, label: str, question_key: str, k: int = CANDIDATES) -> list[int]:
+        """The k most similar answers with this verdict: this question's, or all questions' if it has too few."""
+        if not self.answers:
+            return []
+        labels = np.array(self.labels)
+        same_label = labels == label
+        same_question = same_label & (np.array(self.question_keys) == question_key)
+        pool = np.flatnonzero(same_question if same_question.sum() >= MIN_SAME_QUESTION else same_label)
+        similarity = self.vectors[pool] @ vector
+        return pool[np.argsort(-similarity)][:k].tolist()
 
     @classmethod
     def build(cls, rows: list[tuple[str, str, str, str]]) -> FeedbackBank:
@@ -65,21 +130,6 @@ class FeedbackBank:
             feedback=[row[3] for row in kept],
             vectors=vectors,
         )
-
-    def nearest(self, vector: np.ndarray, *, label: str, question_key: str, k: int = 3) -> list[int]:
-        """Indices of the most similar answers with this label, this question's first."""
-        if not self.answers:
-            return []
-        similarity = self.vectors @ vector
-        labels = np.array(self.labels)
-        same_question = np.array(self.question_keys) == question_key
-        order: list[int] = []
-        for mask in (same_question & (labels == label), ~same_question & (labels == label)):
-            candidates = np.flatnonzero(mask)
-            order.extend(candidates[np.argsort(-similarity[candidates])].tolist())
-            if len(order) >= k:
-                break
-        return order[:k]
 
 
 def _words(text: str) -> list[str]:
@@ -125,25 +175,44 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
+def _weights(bank: FeedbackBank, vector: np.ndarray, rows: list[int]) -> np.ndarray:
+    similarity = bank.vectors[rows] @ vector
+    return np.exp((similarity - similarity.max()) / SIMILARITY_TEMPERATURE)
+
+
+def _consensus(agreements: np.ndarray, weights: np.ndarray) -> float:
+    """Similarity-weighted mean agreement of one text with the candidates (the expected ROUGE-L)."""
+    total = float(weights.sum())
+    return float((agreements * weights).sum()) / total if total > 0 else 0.0
+
+
+def _unusable(text: str, item: FeedbackItem) -> bool:
+    return (
+        is_degenerate(text)
+        or contradicts_label(text, item.label)
+        or (item.is_reference_hidden and reveals_reference(text, item.reference_answers, item.answer))
+    )
+
+
 def feedback_write(
     items: list[FeedbackItem], *, bank: FeedbackBank, use_model: bool = True, max_new_tokens: int = 70
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Feedback text and its provenance for each item, written in one batch."""
+    """Feedback text and its provenance for each item; the model writes for all items in one batch."""
     if not items:
         return []
     vectors = models.embed([item.answer or " " for item in items])
-    drafts: list[str] = []
+    pools: list[list[int]] = []
     prompts: list[list[dict[str, str]]] = []
     for item, vector in zip(items, vectors, strict=True):
-        neighbours = bank.nearest(vector, label=item.label, question_key=item.question_key)
-        examples = [bank.feedback[index] for index in neighbours]
-        draft = examples[0] if examples else FALLBACK[item.label]
-        if item.is_reference_hidden and reveals_reference(draft, item.reference_answers, item.answer):
-            draft = FALLBACK[item.label]
-        drafts.append(draft)
+        pool = [
+            index
+            for index in bank.candidates(vector, label=item.label, question_key=item.question_key)
+            if not _unusable(bank.feedback[index], item)
+        ]
+        pools.append(pool)
         example_text = (
             "\n".join(
-                f'- Answer: "{bank.answers[index][:300]}" -> Feedback: {bank.feedback[index]}' for index in neighbours
+                f'- Answer: "{bank.answers[index][:300]}" -> Feedback: {bank.feedback[index]}' for index in pool[:3]
             )
             or f"- Feedback: {FALLBACK[item.label]}"
         )
@@ -158,21 +227,34 @@ def feedback_write(
                 label_words=LABEL_WORDS[item.label],
             )
         )
-    if not use_model:
-        return [(draft, {"feedback_source": "retrieved"}) for draft in drafts]
+    generations: list[Any] = [None] * len(items)
+    if use_model:
+        generations = models.chat_batch(
+            task="feedback", conversations=prompts, template=PROMPT, max_new_tokens=max_new_tokens, stop=["\n\n"]
+        )
 
-    generations = models.chat_batch(
-        task="feedback", conversations=prompts, template=PROMPT, max_new_tokens=max_new_tokens, stop=["\n\n"]
-    )
     results: list[tuple[str, dict[str, Any]]] = []
-    for item, draft, generation in zip(items, drafts, generations, strict=True):
-        text = _clean(generation.text)
-        source = "generated"
-        if (
-            is_degenerate(text)
-            or contradicts_label(text, item.label)
-            or (item.is_reference_hidden and reveals_reference(text, item.reference_answers, item.answer))
-        ):
-            text, source = draft, "retrieved_after_check"
-        results.append((text, {**generation.provenance, "feedback_source": source}))
+    for item, vector, pool, generation in zip(items, vectors, pools, generations, strict=True):
+        provenance: dict[str, Any] = dict(generation.provenance) if generation is not None else {}
+        text, source, best = FALLBACK[item.label], "fallback", -1.0
+        if pool:
+            weights = _weights(bank, vector, pool)
+            for position, index in enumerate(pool):
+                others = [j for j in range(len(pool)) if j != position]
+                agreements = np.array([bank.agreement(index, pool[j]) for j in others])
+                score = _consensus(agreements, weights[others]) if others else 0.0
+                if score > best:
+                    text, source, best = bank.feedback[index], "retrieved", score
+        if generation is not None:
+            written = _clean(generation.text)
+            if _unusable(written, item):
+                source = f"{source}_after_check"
+            elif pool:
+                tokens = _rouge_tokens(written)
+                agreements = np.array([rouge_l(bank.tokens(index), tokens) for index in pool])
+                if _consensus(agreements, _weights(bank, vector, pool)) >= best:
+                    text, source = written, "generated"
+            else:
+                text, source = written, "generated"
+        results.append((text, {**provenance, "feedback_source": source}))
     return results

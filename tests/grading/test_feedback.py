@@ -1,0 +1,84 @@
+"""Choosing written feedback: the consensus of teachers' feedback on similar answers, checked by code."""
+
+from __future__ import annotations
+
+import pytest
+from rouge_score import rouge_scorer
+
+from grading.feedback import FALLBACK, FeedbackBank, FeedbackItem, feedback_write, rouge_l
+
+QUESTION = "Why does TCP use a three-way handshake?"
+REFERENCE = "Both sides agree on initial sequence numbers and old duplicate connection requests are rejected."
+
+
+def item(answer: str, label: str = "partially_correct", *, question_key: str = "q1", hidden: bool = True):
+    return FeedbackItem(
+        question=QUESTION,
+        question_key=question_key,
+        reference_answers=[REFERENCE],
+        answer=answer,
+        label=label,
+        is_reference_hidden=hidden,
+    )
+
+
+def bank(rows: list[tuple[str, str, str, str]]) -> FeedbackBank:
+    return FeedbackBank.build(rows)
+
+
+def test_rouge_l_matches_rouge_score() -> None:
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    pairs = [
+        ("The response is partially correct because it omits the sequence numbers.", "The response omits the numbers."),
+        ("Correct.", "The answer is correct and complete."),
+        ("", "anything"),
+    ]
+    from grading.feedback import _rouge_tokens
+
+    for first, second in pairs:
+        expected = scorer.score(first, second)["rougeL"].fmeasure
+        assert rouge_l(_rouge_tokens(first), _rouge_tokens(second)) == pytest.approx(expected)
+
+
+def test_the_feedback_most_teachers_agree_on_wins_over_the_single_nearest() -> None:
+    answer = "It agrees on sequence numbers between the two hosts."
+    common = "The response is partially correct because it does not mention rejecting old duplicate requests."
+    rows = [
+        # The nearest answer carries an idiosyncratic comment; three close ones say the same thing.
+        ("q1", answer, "partially_correct", "Nice try, see slide 12."),
+        ("q1", "Both agree on the sequence numbers.", "partially_correct", common),
+        ("q1", "The hosts agree on sequence numbers.", "partially_correct", common.replace("does not", "doesn't")),
+        ("q1", "Sequence numbers are agreed on.", "partially_correct", common + " Add that part."),
+        ("q1", "It prevents old duplicates and agrees on numbers.", "correct", "The response is correct."),
+    ]
+    [(text, provenance)] = feedback_write([item(answer)], bank=bank(rows), use_model=False)
+    assert text == common
+    assert provenance["feedback_source"] == "retrieved"
+
+
+def test_only_feedback_of_the_same_verdict_is_used_and_other_questions_fill_in() -> None:
+    rows = [
+        ("q2", "Flow control of the receiver.", "incorrect", "The response is incorrect: flow control is another topic."),
+        ("q2", "Flow control.", "incorrect", "The response is incorrect: flow control is another topic."),
+        ("q2", "Window size.", "incorrect", "The response is incorrect; the window is not why."),
+        ("q1", "It agrees on sequence numbers.", "partially_correct", "Partially correct: duplicates are missing."),
+    ]
+    # q1 has one incorrect-verdict answer too few: the other question's feedback for that verdict is used.
+    [(text, _)] = feedback_write([item("Because of flow control.", "incorrect")], bank=bank(rows), use_model=False)
+    assert text.startswith("The response is incorrect")
+    # No feedback with the verdict anywhere: a plain sentence, never feedback of another verdict.
+    [(text, provenance)] = feedback_write([item("Agreeing on numbers.", "correct")], bank=bank(rows), use_model=False)
+    assert (text, provenance["feedback_source"]) == (FALLBACK["correct"], "fallback")
+
+
+def test_feedback_that_would_reveal_a_hidden_reference_is_never_chosen() -> None:
+    revealing = f"Partially correct. The full answer: {REFERENCE}"
+    rows = [
+        ("q1", "Sequence numbers.", "partially_correct", revealing),
+        ("q1", "Numbers are agreed.", "partially_correct", revealing),
+        ("q1", "They agree on numbers.", "partially_correct", "Partially correct: say what happens to old requests."),
+    ]
+    [(hidden, _)] = feedback_write([item("Sequence numbers are agreed.")], bank=bank(rows), use_model=False)
+    assert hidden == "Partially correct: say what happens to old requests."
+    [(shown, _)] = feedback_write([item("Sequence numbers are agreed.", hidden=False)], bank=bank(rows), use_model=False)
+    assert shown == revealing
