@@ -113,15 +113,13 @@ class FirstTokenClock(BaseStreamer):
 
 
 class RawGenerate:
-    def __init__(self, model_dir: Path):
+    def __init__(self, model_dir: Path, dtype: torch.dtype):
         # Any: transformers' stubs do not follow from_pretrained and apply_chat_template's overloads.
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model: Any = AutoModelForCausalLM.from_pretrained(
-            str(model_dir), dtype=torch.float32, local_files_only=True
-        )
+        self.model: Any = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype, local_files_only=True)
         self.model.eval()
         eos = self.model.generation_config.eos_token_id
         self.eos = {eos} if isinstance(eos, int) else set(eos or [])
@@ -300,17 +298,23 @@ def main() -> None:
     process, base_url, server_log = start_server(args.model, args.threads, args.server_arg)
     try:
         log("loading raw transformers and the local engine")
-        raw = RawGenerate(model_dir)
         engine = engine_for(model_dir, name=args.model)
+        # raw generate in the engine's dtype, so local/raw measures the engine and nothing else; and raw in
+        # float32 once per round, so the dtype's own gain is printed beside it.
+        raw = RawGenerate(model_dir, getattr(torch, engine.dtype))
+        raw32 = RawGenerate(model_dir, torch.float32) if engine.dtype != "float32" else None
         http = OpenAIBackend(base_url=base_url, model=args.model, timeout=600, max_retries=0)
         prompt_tokens = [len(raw.ids(messages)) for messages in conversations]
 
         log("warming up")
         raw.run(conversations[:1], 2)
+        if raw32 is not None:
+            raw32.run(conversations[:1], 2)
         engine.complete(ChatRequest(messages=conversations[0], max_new_tokens=2))
         http.complete(ChatRequest(messages=conversations[0], max_new_tokens=2))
 
         results: dict[str, dict[str, list[dict[str, Any]]]] = {path: {"one": [], "eight": []} for path in PATHS}
+        float32_runs: list[dict[str, Any]] = []
         for number in range(args.rounds):
             # Within a round the three paths run back to back (one stream each, then 8 streams each), and
             # who goes first rotates, so a burst of outside load does not always land on the same path.
@@ -323,6 +327,9 @@ def main() -> None:
                     one = stream_once((engine if path == "local" else http).submit, one_request)
                 results[path]["one"].append(one)
                 log(f"round {number + 1} {path:5}: 1 stream  {rate(one):6.1f} tok/s (TTFT {one['ttft']:.2f} s)")
+                if path == "raw" and raw32 is not None:
+                    float32_runs.append(raw32.run([one_messages], args.max_new_tokens))
+                    log(f"round {number + 1} raw float32: 1 stream {rate(float32_runs[-1]):6.1f} tok/s")
             for path in order:
                 if path == "raw":
                     eight = raw.run(conversations, args.max_new_tokens)
@@ -352,6 +359,7 @@ def main() -> None:
         "max_new_tokens": args.max_new_tokens,
         "greedy": True,
         "torch_threads": args.threads,
+        "dtype": engine.dtype,
         "cpu_count": os.cpu_count(),
         "load_average": [round(load, 2) for load in os.getloadavg()],
         "rounds": args.rounds,
@@ -376,6 +384,18 @@ def main() -> None:
             "serve_model_over_local_eight_streams": per_round(("http", "eight"), ("local", "eight")),
             "local_eight_over_one_stream": per_round(("local", "eight"), ("local", "one")),
             "raw_batched_eight_over_one": per_round(("raw", "eight"), ("raw", "one")),
+            **(
+                {
+                    f"raw_{engine.dtype}_over_float32_one_stream": median(
+                        [rate(a) / rate(b) for a, b in zip(results["raw"]["one"], float32_runs, strict=True)]
+                    ),
+                    f"raw_float32_over_{engine.dtype}_ttft": median(
+                        [b["ttft"] / a["ttft"] for a, b in zip(results["raw"]["one"], float32_runs, strict=True)]
+                    ),
+                }
+                if float32_runs
+                else {}
+            ),
         },
         "targets_met": {
             "local_over_raw_one_stream >= 1.0": local_over_raw >= 1.0,

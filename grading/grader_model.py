@@ -480,13 +480,9 @@ def _folds(n: int, groups: np.ndarray | None, k: int, seed: int) -> list[np.ndar
 
 def _bf16_ok() -> bool:
     """bf16 autocast halves CPU time where the CPU has bf16 instructions; elsewhere it is emulated."""
-    if os.environ.get("GRADER_DISABLE_BF16"):
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    from models_runtime.hardware import cpu_has_bf16
+
+    return not os.environ.get("GRADER_DISABLE_BF16") and cpu_has_bf16()
 
 
 def _encoder_class() -> type:

@@ -206,6 +206,8 @@ OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 60.0)
 MODEL_MAX_NEW_TOKENS = env_int("MODEL_MAX_NEW_TOKENS", 256)
 # Threads for torch in each process (0: torch's default, one per core). On a busy shared CPU, 1 can be faster.
 MODEL_TORCH_THREADS = env_int("MODEL_TORCH_THREADS", 0)
+# dtype of local generators: auto (bfloat16 where the CPU has bf16 instructions, else float32), float32, bfloat16.
+MODEL_DTYPE = env_str("MODEL_DTYPE", "auto")
 
 LOGGING = {
     "version": 1,

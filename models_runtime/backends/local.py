@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 
 from models_runtime.errors import GenerationCancelled, ModelError, ModelFilesError, PromptTooLongError
+from models_runtime.hardware import dtype_name
 from models_runtime.types import ChatRequest, ChatResult
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,15 @@ class GenerationHandle:
 
 
 class LocalEngine:
-    def __init__(self, model_dir: Path, *, name: str | None = None, max_batch_size: int = 8, batch_wait: float = 0.01):
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        name: str | None = None,
+        max_batch_size: int = 8,
+        batch_wait: float = 0.01,
+        dtype: str | None = None,
+    ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -99,10 +108,11 @@ class LocalEngine:
         self.name = name or self.model_dir.name
         self.max_batch_size = max_batch_size
         self.batch_wait = batch_wait
+        self.dtype = dtype_name(dtype)  # "auto" resolved: bfloat16 where the CPU has bf16 instructions
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
             self.model = AutoModelForCausalLM.from_pretrained(
-                str(self.model_dir), dtype=torch.float32, local_files_only=True
+                str(self.model_dir), dtype=getattr(torch, self.dtype), local_files_only=True
             )
         except (OSError, ValueError, RuntimeError) as error:
             raise ModelFilesError(f"The model files in {self.model_dir} could not be loaded: {error}") from error
@@ -314,17 +324,17 @@ class LocalEngine:
         return LogitsProcessor([self._compiled_grammar(schema or {}) for schema in schemas])
 
 
-_engines: dict[Path, LocalEngine] = {}
+_engines: dict[tuple[Path, str], LocalEngine] = {}
 _engines_lock = threading.Lock()
 
 
-def engine_for(model_dir: Path, *, name: str | None = None, **options: Any) -> LocalEngine:
-    """The process-wide engine for a model directory, loaded on first use."""
-    key = Path(model_dir).resolve()
+def engine_for(model_dir: Path, *, name: str | None = None, dtype: str | None = None, **options: Any) -> LocalEngine:
+    """The process-wide engine for a model directory in a dtype (MODEL_DTYPE by default), loaded on first use."""
+    key = (Path(model_dir).resolve(), dtype_name(dtype))
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = LocalEngine(key, name=name, **options)
+            engine = LocalEngine(key[0], name=name, dtype=key[1], **options)
             _engines[key] = engine
         return engine
 

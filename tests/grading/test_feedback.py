@@ -57,9 +57,10 @@ def test_the_feedback_most_teachers_agree_on_wins_over_the_single_nearest() -> N
 
 
 def test_only_feedback_of_the_same_verdict_is_used_and_other_questions_fill_in() -> None:
+    off_topic = "The response is incorrect: flow control is another topic."
     rows = [
-        ("q2", "Flow control of the receiver.", "incorrect", "The response is incorrect: flow control is another topic."),
-        ("q2", "Flow control.", "incorrect", "The response is incorrect: flow control is another topic."),
+        ("q2", "Flow control of the receiver.", "incorrect", off_topic),
+        ("q2", "Flow control.", "incorrect", off_topic),
         ("q2", "Window size.", "incorrect", "The response is incorrect; the window is not why."),
         ("q1", "It agrees on sequence numbers.", "partially_correct", "Partially correct: duplicates are missing."),
     ]
@@ -80,5 +81,6 @@ def test_feedback_that_would_reveal_a_hidden_reference_is_never_chosen() -> None
     ]
     [(hidden, _)] = feedback_write([item("Sequence numbers are agreed.")], bank=bank(rows), use_model=False)
     assert hidden == "Partially correct: say what happens to old requests."
-    [(shown, _)] = feedback_write([item("Sequence numbers are agreed.", hidden=False)], bank=bank(rows), use_model=False)
+    shown_item = item("Sequence numbers are agreed.", hidden=False)
+    [(shown, _)] = feedback_write([shown_item], bank=bank(rows), use_model=False)
     assert shown == revealing

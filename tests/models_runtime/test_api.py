@@ -32,7 +32,10 @@ def test_greedy_chat_is_deterministic_and_stream_matches_it() -> None:
     assert stream.result().text == first.text
 
 
-def test_batch_gives_the_same_answers_as_one_by_one() -> None:
+def test_batch_gives_the_same_answers_as_one_by_one(settings) -> None:
+    # In float32 padding changes nothing; in bfloat16 (MODEL_DTYPE=auto on CPUs with bf16 instructions) the
+    # rounding of a padded batch can flip a near-tie, as on any batching server.
+    settings.MODEL_DTYPE = "float32"
     conversations = [
         QUESTION,
         [{"role": "user", "content": "Name a prime number bigger than ten."}],

@@ -1,0 +1,47 @@
+"""What the CPU can do, and the dtype the local models run in.
+
+Prefill (reading a prompt) is matrix multiplication; on CPUs with bf16 instructions (AMX or
+AVX512-BF16: Intel Sapphire Rapids and later, AMD Zen 4 and later) bfloat16 runs it several times
+faster than float32 (bench/generation.py prints the ratio). Elsewhere bf16 is emulated and slower, so
+`MODEL_DTYPE=auto` picks it only where the instructions exist.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    import torch
+
+DTYPES = ("auto", "float32", "bfloat16")
+
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bfloat16 matrix instructions (read from /proc/cpuinfo; False elsewhere)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def dtype_name(requested: str | None = None) -> str:
+    """The dtype name local generators load in: `requested`, else the MODEL_DTYPE setting, "auto" resolved."""
+    name = (requested or getattr(settings, "MODEL_DTYPE", "auto") or "auto").strip().lower()
+    if name not in DTYPES:
+        raise ImproperlyConfigured(f"MODEL_DTYPE is “{name}”; use one of: {', '.join(DTYPES)}.")
+    if name == "auto":
+        return "bfloat16" if cpu_has_bf16() else "float32"
+    return name
+
+
+def model_dtype(requested: str | None = None) -> torch.dtype:
+    import torch
+
+    return getattr(torch, dtype_name(requested))
