@@ -44,6 +44,10 @@ _OP = r"[-+*/x×÷–−]"
 _EXPRESSION = rf"{_NUM}{_UNIT}(?:\s*{_OP}\s*{_NUM}{_UNIT})+"
 EQUATION_RE = re.compile(rf"(?P<expression>{_EXPRESSION})\s*=\s*(?P<result>\$?\s?-?\d[\d,]*(?:\.\d+)?%?)")
 _COPULA_RE = re.compile(r"^(?P<subject>.+?)\s+(?P<verb>is|was|are|were|will be|would be)$", re.IGNORECASE)
+_DANGLING_RE = re.compile(
+    r"(?:\s+\b(?:because|since|so|and|or|but|which|that|of|to|is|are|was|were|as|than|for|with|by|from|the|a|an))+$",
+    re.IGNORECASE,
+)
 _CLAUSE_SPLIT_RE = re.compile(r"(?:,|;|:|\bso\b|\bthen\b|\btherefore\b|\bthus\b|\bwhich means\b)", re.IGNORECASE)
 
 
@@ -96,6 +100,9 @@ class Step:
             # A long sentence: keep the clause with the gap, and what follows it.
             clause = _CLAUSE_SPLIT_RE.split(masked[:at])[-1].strip() + " …" + masked[at + 1 :]
         question = clause.replace("…", asking, 1).strip().rstrip(".")
+        if "…" in question:
+            # The result is mentioned again later in the sentence ("... because …"): end before it.
+            question = _DANGLING_RE.sub("", question[: question.index("…")].rstrip(" ,;:-"))
         if at == 0 or not question:
             return "What number do you get for this step?"
         return question[0].upper() + question[1:] + "?"
@@ -603,9 +610,14 @@ def step_context(facts: ProblemFacts, step: Step) -> str:
             best, best_score = sentence, score
     if best_score < 3 or len(best.split()) > 30:
         return ""
+    # Nothing to add when the question already says it: most of the sentence's words, or half of them
+    # and every number in it ("a package of 5 spoons" beside "a package of five spoons").
     question_words = content_words(step.question)
     sentence_words = content_words(best)
-    if sentence_words and len(sentence_words & question_words) / len(sentence_words) >= 0.5:
+    overlap = len(sentence_words & question_words) / len(sentence_words) if sentence_words else 1.0
+    asked, sentence_numbers = numbers_in(step.question), numbers_in(best)
+    numbers_said = bool(sentence_numbers) and all(contains_number(asked, value) for value in sentence_numbers)
+    if overlap >= 0.7 or (overlap >= 0.4 and numbers_said):
         return ""
     if not best.endswith((".", "!")):
         best += "."

@@ -113,6 +113,12 @@ def test_worked_solution_steps_and_the_decisive_result() -> None:
     assert "15" not in steps[0].masked_line
 
 
+def test_a_step_question_never_shows_the_hidden_result_as_a_gap() -> None:
+    solution = "He must keep his total at 5*60=300 or below because 300 is the limit.\nSo 300-200=100 left"
+    [step, _] = solution_steps(solution)
+    assert step.question == "He must keep his total at how many or below?"
+
+
 def test_a_focus_question_is_grounded_in_the_sentence_of_the_problem_it_comes_from() -> None:
     assert step_context(SPOONS, SPOONS.steps[0]) == GROUNDING  # 12 + 3: the three spoons she used
     # Carmen's 3 bids of $50: the sentence with the 3 other people and the $50 rises.
