@@ -1,9 +1,14 @@
 """The `local` backend: a Hugging Face model run in this process with transformers.
 
-Requests from many threads (web requests, streams, a worker's batch) are gathered by one scheduler
-thread into shared forward passes: a batch of up to `max_batch_size` prompts is generated together,
-each row streaming its own tokens and stopping on its own (end of turn, its own token limit, a stop
-string, or the caller cancelling). One engine per model directory per process.
+Requests from many threads (web requests, streams, a worker's batch) are served by one scheduler
+thread with continuous batching: up to `max_batch_size` rows decode together, one token each per
+forward pass, and a request that arrives while others are being written joins the running batch at
+the next step (its prompt is read in one forward pass, then its key/value cache is merged in), so it
+does not wait for the longest reply in flight. Each row streams its own tokens, samples with its own
+settings and seed, and stops on its own (end of turn, its own token limit, a stop string, or the
+caller cancelling); a finished row leaves the batch at once. Requests for JSON (constrained by a
+grammar) are generated apart, in a batch of their own, with transformers' `generate`.
+One engine per model directory and dtype per process.
 """
 
 from __future__ import annotations
@@ -42,10 +47,7 @@ class _Job:
     first_token_at: float | None = None
     is_done_sent: bool = False
 
-    @property
-    def group_key(self) -> tuple[Any, ...]:
-        # Rows in one batch share sampling settings; constrained (JSON) rows run apart.
-        return (self.request.temperature, self.request.top_p, self.request.json_schema is not None)
+    generator: Any = None  # a seeded torch.Generator for a sampled request with a seed
 
 
 class GenerationHandle:
@@ -172,33 +174,42 @@ class LocalEngine:
     # --- scheduler ----------------------------------------------------------------------------
     def _schedule_forever(self) -> None:
         waiting: list[_Job] = []
+        running = _Running()
         while True:
-            if not waiting:
-                waiting.append(self._pending.get())
-            deadline = time.monotonic() + self.batch_wait
-            while len(waiting) < self.max_batch_size * 4:
-                timeout = deadline - time.monotonic()
+            if not waiting and not running.jobs:
+                waiting.append(self._pending.get())  # idle: sleep until a request comes
+                deadline = time.monotonic() + self.batch_wait  # ...and gather those sent with it
+                while (timeout := deadline - time.monotonic()) > 0:
+                    try:
+                        waiting.append(self._pending.get(timeout=timeout))
+                    except queue.Empty:
+                        break
+            while True:
                 try:
-                    waiting.append(
-                        self._pending.get(timeout=max(timeout, 0)) if timeout > 0 else self._pending.get_nowait()
-                    )
+                    waiting.append(self._pending.get_nowait())
                 except queue.Empty:
                     break
-            key = waiting[0].group_key
-            batch = [job for job in waiting if job.group_key == key][: self.max_batch_size]
-            waiting = [job for job in waiting if job not in batch]
-            batch = [job for job in batch if not self._drop_if_cancelled(job)]
-            if not batch:
-                continue
+            waiting = [job for job in waiting if not self._drop_if_cancelled(job)]
+            constrained = [job for job in waiting if job.request.json_schema is not None][: self.max_batch_size]
+            free = self.max_batch_size - len(running.jobs)
+            joining = [job for job in waiting if job.request.json_schema is None][: max(free, 0)]
+            waiting = [job for job in waiting if job not in constrained and job not in joining]
             try:
-                self._run_batch(batch)
-            except Exception as error:  # one failed batch must not kill the engine thread
-                logger.exception("generation failed for a batch of %d", len(batch))
+                if constrained:
+                    self._run_generate(constrained)
+                if joining:
+                    running.add(self, joining)
+                if running.jobs:
+                    running.step(self)
+            except Exception as error:  # a failed step must not kill the engine thread
+                failed = [*constrained, *joining, *running.jobs]
+                logger.exception("generation failed for %d request(s)", len(failed))
                 failure = error if isinstance(error, ModelError) else ModelError(f"Generation failed: {error}")
-                for job in batch:
+                for job in failed:
                     if not job.is_done_sent:
                         job.events.put(failure)
                         self._finish(job, "error")
+                running = _Running()
 
     @staticmethod
     def _drop_if_cancelled(job: _Job) -> bool:
@@ -209,9 +220,29 @@ class LocalEngine:
             return True
         return False
 
-    def _run_batch(self, batch: list[_Job]) -> None:
+    def _sample(self, logits: Any, jobs: list[_Job]) -> list[int]:
+        """The next token of each row: greedy, or sampled with the row's temperature, top-p and seed."""
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        tokens = logits.argmax(dim=-1).tolist()
+        for row, job in enumerate(jobs):
+            request = job.request
+            if request.temperature <= 0:
+                continue
+            probabilities = torch.softmax(logits[row].float() / request.temperature, dim=-1)
+            if request.top_p < 1.0:
+                ordered, order = probabilities.sort(descending=True)
+                keep = ordered.cumsum(-1) - ordered < request.top_p
+                probabilities = torch.zeros_like(probabilities).scatter(0, order[keep], ordered[keep])
+            if job.generator is None and request.seed is not None:
+                job.generator = torch.Generator().manual_seed(request.seed)
+            tokens[row] = int(torch.multinomial(probabilities, 1, generator=job.generator))
+        return tokens
+
+    def _run_generate(self, batch: list[_Job]) -> None:
+        """Constrained (JSON) requests: one `generate` call with xgrammar's logits processor."""
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
         from transformers.generation.streamers import BaseStreamer
 
         engine = self
@@ -238,26 +269,22 @@ class LocalEngine:
             def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
                 return torch.tensor([job.finish_reason is not None or job.is_cancelled for job in batch])
 
-        first = batch[0].request
-        options: dict[str, Any] = {
-            "max_new_tokens": max(job.request.max_new_tokens for job in batch),
-            "pad_token_id": pad,
-            "eos_token_id": sorted(self.end_token_ids),
-            "streamer": RowStreamer(),
-            "stopping_criteria": StoppingCriteriaList([RowsFinished()]),
-        }
-        if first.temperature > 0:
-            options.update(do_sample=True, temperature=first.temperature, top_p=first.top_p)
-            if first.seed is not None:
-                torch.manual_seed(first.seed)
-        else:
-            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if first.json_schema is not None:
-            options["logits_processor"] = [self._json_constraint([job.request.json_schema for job in batch])]
-
         with torch.inference_mode():
             self.model.generate(  # type: ignore[misc]
-                input_ids=input_ids, attention_mask=attention, **options
+                input_ids=input_ids,
+                attention_mask=attention,
+                max_new_tokens=max(job.request.max_new_tokens for job in batch),
+                pad_token_id=pad,
+                eos_token_id=sorted(self.end_token_ids),
+                streamer=RowStreamer(),
+                stopping_criteria=StoppingCriteriaList([RowsFinished()]),
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                logits_processor=LogitsProcessorList(
+                    [self._json_constraint([job.request.json_schema for job in batch])]
+                ),
             )
         for job in batch:
             self._finish(job, job.finish_reason or ("cancelled" if job.is_cancelled else "length"))
@@ -322,6 +349,118 @@ class LocalEngine:
         from xgrammar.contrib.hf import LogitsProcessor
 
         return LogitsProcessor([self._compiled_grammar(schema or {}) for schema in schemas])
+
+
+class _Running:
+    """The rows being decoded together: their jobs, shared key/value cache, attention mask and positions.
+
+    Rows are left-padded to a common cache length; the mask hides the padding, and each row's own
+    position ids keep its rotary positions right whatever its padding.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.jobs: list[_Job] = []
+        self.cache: Any = None
+        self.mask: Any = None  # (rows, cache length) of 0/1
+        self.positions: Any = None  # (rows,) the position of each row's next token
+        self.last: Any = None  # (rows,) each row's last token, fed at the next step
+
+    def add(self, engine: LocalEngine, jobs: list[_Job]) -> None:
+        """Read the new prompts in one forward pass, take their first tokens, merge them into the batch."""
+        import torch
+        from transformers import DynamicCache
+
+        width = max(len(job.input_ids) for job in jobs)
+        pad = engine.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(job.input_ids)) + job.input_ids for job in jobs])
+        mask = torch.tensor([[0] * (width - len(job.input_ids)) + [1] * len(job.input_ids) for job in jobs])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            output = engine.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=DynamicCache(config=engine.model.config),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        tokens = engine._sample(output.logits[:, -1, :], jobs)
+        cache = output.past_key_values
+        last = torch.tensor(tokens)
+        next_positions = positions[:, -1] + 1
+        if self.jobs:
+            length = max(self.mask.shape[1], width)
+            layers = []
+            for old, new in zip(self.cache.layers, cache.layers, strict=True):
+                keys = torch.cat([_left_pad(old.keys, length), _left_pad(new.keys, length)])
+                values = torch.cat([_left_pad(old.values, length), _left_pad(new.values, length)])
+                layers.append((keys, values))
+            cache = DynamicCache(ddp_cache_data=layers, config=engine.model.config)
+            mask = torch.cat([_left_pad(self.mask, length, dim=1), _left_pad(mask, length, dim=1)])
+            last = torch.cat([self.last, last])
+            next_positions = torch.cat([self.positions, next_positions])
+        self.jobs = [*self.jobs, *jobs]
+        self.cache, self.mask, self.last, self.positions = cache, mask, last, next_positions
+        for job, token in zip(jobs, tokens, strict=True):
+            engine._accept_token(job, token)
+        self._drop_finished()
+
+    def step(self, engine: LocalEngine) -> None:
+        """One token for every row."""
+        import torch
+
+        self.mask = torch.cat([self.mask, torch.ones((len(self.jobs), 1), dtype=self.mask.dtype)], dim=1)
+        with torch.inference_mode():
+            output = engine.model(
+                input_ids=self.last[:, None],
+                attention_mask=self.mask,
+                position_ids=self.positions[:, None],
+                past_key_values=self.cache,
+                use_cache=True,
+            )
+        self.cache = output.past_key_values
+        tokens = engine._sample(output.logits[:, -1, :], self.jobs)
+        self.last = torch.tensor(tokens)
+        self.positions = self.positions + 1
+        for job, token in zip(self.jobs, tokens, strict=True):
+            engine._accept_token(job, token)
+        self._drop_finished()
+
+    def _drop_finished(self) -> None:
+        """Rows that finished leave the batch; cache columns that only padding uses are cut off."""
+        import torch
+
+        keep = [row for row, job in enumerate(self.jobs) if not job.is_done_sent]
+        if len(keep) == len(self.jobs):
+            return
+        if not keep:
+            self._reset()
+            return
+        index = torch.tensor(keep)
+        self.jobs = [self.jobs[row] for row in keep]
+        self.cache.batch_select_indices(index)
+        self.mask, self.last, self.positions = self.mask[index], self.last[index], self.positions[index]
+        first_used = int(self.mask.any(dim=0).float().argmax())
+        if first_used > 0:
+            for layer in self.cache.layers:
+                layer.keys = layer.keys[:, :, first_used:]
+                layer.values = layer.values[:, :, first_used:]
+            self.mask = self.mask[:, first_used:]
+
+
+def _left_pad(tensor: Any, length: int, *, dim: int = 2) -> Any:
+    """Zeros before `tensor` along `dim` up to `length` (keys/values: dim 2; masks: dim 1)."""
+    import torch
+
+    missing = length - tensor.shape[dim]
+    if missing <= 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = missing
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)
 
 
 _engines: dict[tuple[Path, str], LocalEngine] = {}
