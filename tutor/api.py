@@ -251,6 +251,7 @@ class ReplyStreamApi(APIView):
             render_done=render_done,
             render_piece=lambda piece: json.dumps({"text": piece}),
             last_event_id=request.headers.get("Last-Event-ID") or request.query_params.get("offset"),
+            turn=turn,
         )
         return sse_response(request._request, events)
 

@@ -12,6 +12,7 @@ the student comes back.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import queue
@@ -40,7 +41,8 @@ PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 REPLY_TEMPLATE = PROMPTS_DIR / "tutor_reply.toml"
 TASK = "tutor"
 STOP = ("\nStudent", "\nTeacher", "Student:", "\n\n")
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.2  # how often a reader that did not start the writer looks at the stored reply
+ASYNC_POLL_SECONDS = 0.005  # how often an ASGI reader picks up its writer's pieces (no thread waits)
 SAVE_EVERY_SECONDS = 0.5
 KEEPALIVE_SECONDS = 10.0
 # A reply still "generating" with no progress for this long lost its writer (the process stopped):
@@ -135,10 +137,15 @@ def reply_complete(*, turn_id: int, text: str, provenance_extra: dict[str, Any])
     return True
 
 
-def _write(turn_id: int, channel: _Channel) -> None:
-    """The writer thread: model -> gate -> pieces to the channel and text to the database."""
+def _write(turn_id: int, channel: _Channel, turn: Turn | None = None) -> None:
+    """The writer thread: model -> gate -> pieces to the channel and text to the database.
+
+    `turn`, when the stream's view already loaded it (with its problem and the student's message),
+    saves a query before the model starts: what the policy planned is fixed when the message is stored.
+    """
     close_old_connections()
-    turn = Turn.objects.select_related("session__problem", "reply_to").get(pk=turn_id)
+    if turn is None or turn.pk != turn_id:
+        turn = Turn.objects.select_related("session__problem", "reply_to").get(pk=turn_id)
     plan = plan_from_dict(turn.provenance.get("policy", {}))
     problem = turn.session.problem
     facts = ProblemFacts.build(
@@ -200,9 +207,9 @@ def _write(turn_id: int, channel: _Channel) -> None:
     reply_complete(turn_id=turn_id, text=text, provenance_extra=extra)
 
 
-def _write_safely(turn_id: int, channel: _Channel) -> None:
+def _write_safely(turn_id: int, channel: _Channel, turn: Turn | None = None) -> None:
     try:
-        _write(turn_id, channel)
+        _write(turn_id, channel, turn)
     except Exception:  # the reply must end complete whatever happened to the model
         logger.exception("writing tutor reply %s failed; storing the planned reply", turn_id)
         turn = Turn.objects.filter(pk=turn_id).only("planned_text").first()
@@ -217,9 +224,11 @@ def _write_safely(turn_id: int, channel: _Channel) -> None:
         connections.close_all()
 
 
-def reply_writer_start(*, turn_id: int) -> _Channel:
+def reply_writer_start(*, turn_id: int, turn: Turn | None = None) -> _Channel:
     channel = _Channel()
-    thread = threading.Thread(target=_write_safely, args=(turn_id, channel), name=f"tutor-reply-{turn_id}", daemon=True)
+    thread = threading.Thread(
+        target=_write_safely, args=(turn_id, channel, turn), name=f"tutor-reply-{turn_id}", daemon=True
+    )
     thread.start()
     return channel
 
@@ -245,8 +254,9 @@ def sse_event(event: str, data: str, *, event_id: str | None = None) -> str:
 class ReplyEvents:
     """The events of one reply for one reader: `piece` (text, HTML-escaped by default) then `done`.
 
-    A sync iterator (WSGI, tests); `aiter()` gives the async one for ASGI, running each step in this
-    request's own thread. `stop()` may be called from any thread: the reader went away.
+    A sync iterator (WSGI, tests); `aiter()` gives the async one for ASGI, which waits with
+    `asyncio.sleep` and runs only its short database steps in Django's sync thread, so many readers
+    never queue behind each other's waits. `stop()` may be called from any thread: the reader went away.
     """
 
     def __init__(
@@ -256,8 +266,10 @@ class ReplyEvents:
         render_done: Callable[[Turn], str],
         last_event_id: str | None = None,
         render_piece: Callable[[str], str] = html.escape,
+        turn: Turn | None = None,
     ):
         self.turn_id = turn_id
+        self.turn = turn  # as the view loaded it, so the writer need not load it again
         self.render_done = render_done
         self.render_piece = render_piece
         start = last_event_id or ""
@@ -276,7 +288,7 @@ class ReplyEvents:
     def _events(self) -> Iterator[str]:
         try:
             if reply_claim(turn_id=self.turn_id):
-                self._channel = reply_writer_start(turn_id=self.turn_id)
+                self._channel = reply_writer_start(turn_id=self.turn_id, turn=self.turn)
                 yield "retry: 1500\n\n"
                 yield from self._from_writer()
             else:
@@ -292,20 +304,17 @@ class ReplyEvents:
 
     def _from_writer(self) -> Iterator[str]:
         if self._channel is None:
-            self._channel = reply_writer_start(turn_id=self.turn_id)
+            self._channel = reply_writer_start(turn_id=self.turn_id, turn=self.turn)
         if self._stopped.is_set():
             self._channel.stop()
-        idle = 0.0
+        keepalive = _KeepAlive()
         while True:
             try:
                 kind, payload = self._channel.events.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                idle += POLL_SECONDS
-                if idle >= KEEPALIVE_SECONDS:
-                    idle = 0.0
-                    yield ": keep-alive\n\n"
+                yield from keepalive.tick(POLL_SECONDS, sent=False)
                 continue
-            idle = 0.0
+            keepalive.tick(0.0, sent=True)
             if kind == "piece":
                 self.offset += len(payload)
                 yield sse_event("piece", self.render_piece(payload), event_id=str(self.offset))
@@ -313,54 +322,115 @@ class ReplyEvents:
                 yield self._done()
                 return
 
+    def _database_poll(self) -> tuple[list[str], str]:
+        """One look at the stored reply: the events to send, then "wait", "again", "claimed" or "done"."""
+        row = Turn.objects.filter(pk=self.turn_id).values("status", "text", "updated_at").first()
+        if row is None:
+            return [sse_event("failed", "This reply no longer exists.")], "done"
+        if row["status"] == Turn.Status.COMPLETE:
+            return [self._done()], "done"
+        if row["status"] == Turn.Status.PENDING and reply_claim(turn_id=self.turn_id):
+            return [], "claimed"
+        if row["updated_at"] < timezone.now() - timedelta(seconds=STALE_AFTER_SECONDS):
+            turn = Turn.objects.only("planned_text").get(pk=self.turn_id)
+            reply_complete(
+                turn_id=self.turn_id,
+                text=turn.planned_text,
+                provenance_extra={"source": "plan", "check": "replaced: the writer stopped"},
+            )
+            return [], "again"
+        text = row["text"]
+        if len(text) > self.offset:
+            piece, self.offset = text[self.offset :], len(text)
+            return [sse_event("piece", self.render_piece(piece), event_id=str(self.offset))], "wait"
+        return [], "wait"
+
     def _from_database(self) -> Iterator[str]:
         deadline = time.monotonic() + MAX_STREAM_SECONDS
-        idle = 0.0
+        keepalive = _KeepAlive()
         while time.monotonic() < deadline and not self._stopped.is_set():
-            row = Turn.objects.filter(pk=self.turn_id).values("status", "text", "updated_at").first()
-            if row is None:
-                yield sse_event("failed", "This reply no longer exists.")
-                return
-            if row["status"] == Turn.Status.COMPLETE:
-                yield self._done()
-                return
-            if row["status"] == Turn.Status.PENDING and reply_claim(turn_id=self.turn_id):
+            events, then = self._database_poll()
+            yield from events
+            if then == "claimed":
                 yield from self._from_writer()
+            if then in ("claimed", "done"):
                 return
-            if row["updated_at"] < timezone.now() - timedelta(seconds=STALE_AFTER_SECONDS):
-                turn = Turn.objects.only("planned_text").get(pk=self.turn_id)
-                reply_complete(
-                    turn_id=self.turn_id,
-                    text=turn.planned_text,
-                    provenance_extra={"source": "plan", "check": "replaced: the writer stopped"},
-                )
-                continue
-            text = row["text"]
-            if len(text) > self.offset:
-                piece, self.offset = text[self.offset :], len(text)
-                idle = 0.0
-                yield sse_event("piece", self.render_piece(piece), event_id=str(self.offset))
-            else:
-                idle += POLL_SECONDS
-                if idle >= KEEPALIVE_SECONDS:
-                    idle = 0.0
-                    yield ": keep-alive\n\n"
-            time.sleep(POLL_SECONDS)
+            if then == "wait":
+                yield from keepalive.tick(POLL_SECONDS, sent=bool(events))
+                time.sleep(POLL_SECONDS)
 
     async def aiter(self) -> AsyncIterator[str]:
-        """The same events for an ASGI server. Each step runs in this request's thread (so its database
-        connection is closed with the request); a disconnect stops the writer at once."""
-        iterator = iter(self)
-        step = sync_to_async(_next_or_none, thread_sensitive=True)
+        """The same events for an ASGI server, without ever blocking a thread while waiting.
+
+        Database steps run through `sync_to_async` (Django's request thread, so the connection closes
+        with the request) and are short; waits are `asyncio.sleep`, so one reader never holds up
+        another's database step. A disconnect stops the writer at once.
+        """
         try:
-            while True:
-                item = await step(iterator)
-                if item is None:
+            claimed = await sync_to_async(reply_claim)(turn_id=self.turn_id)
+            if claimed:
+                # The writer starts before the first event: a reader leaving after it still stops it.
+                self._channel = reply_writer_start(turn_id=self.turn_id, turn=self.turn)
+            yield "retry: 1500\n\n"
+            if claimed:
+                async for event in self._awriter():
+                    yield event
+                return
+            deadline = time.monotonic() + MAX_STREAM_SECONDS
+            keepalive = _KeepAlive()
+            poll = sync_to_async(self._database_poll)
+            while time.monotonic() < deadline and not self._stopped.is_set():
+                events, then = await poll()
+                for event in events:
+                    yield event
+                if then == "claimed":
+                    async for event in self._awriter():
+                        yield event
+                if then in ("claimed", "done"):
                     return
-                yield item
+                if then == "wait":
+                    for event in keepalive.tick(POLL_SECONDS, sent=bool(events)):
+                        yield event
+                    await asyncio.sleep(POLL_SECONDS)
         finally:
             self.stop()
 
+    async def _awriter(self) -> AsyncIterator[str]:
+        """Pieces from this process's writer thread, picked up every few milliseconds."""
+        if self._channel is None:
+            self._channel = reply_writer_start(turn_id=self.turn_id, turn=self.turn)
+        if self._stopped.is_set():
+            self._channel.stop()
+        keepalive = _KeepAlive()
+        while True:
+            try:
+                kind, payload = self._channel.events.get_nowait()
+            except queue.Empty:
+                for event in keepalive.tick(ASYNC_POLL_SECONDS, sent=False):
+                    yield event
+                await asyncio.sleep(ASYNC_POLL_SECONDS)
+                continue
+            keepalive.tick(0.0, sent=True)
+            if kind == "piece":
+                self.offset += len(payload)
+                yield sse_event("piece", self.render_piece(payload), event_id=str(self.offset))
+            else:
+                yield await sync_to_async(self._done)()
+                return
 
-def _next_or_none(iterator: Iterator[str]) -> str | None:
-    return next(iterator, None)
+
+class _KeepAlive:
+    """A comment line after KEEPALIVE_SECONDS without an event, so proxies keep the stream open."""
+
+    def __init__(self) -> None:
+        self.idle = 0.0
+
+    def tick(self, seconds: float, *, sent: bool) -> list[str]:
+        if sent:
+            self.idle = 0.0
+            return []
+        self.idle += seconds
+        if self.idle >= KEEPALIVE_SECONDS:
+            self.idle = 0.0
+            return [": keep-alive\n\n"]
+        return []

@@ -74,7 +74,7 @@ def turn_get_for_user(*, user: Any, turn_id: Any) -> Turn:
         Turn.objects.all(), user=user, course_path="session__problem__course", owner_path="session__student"
     )
     try:
-        return Turn.objects.select_related("session__problem__course", "session__student").get(
+        return Turn.objects.select_related("session__problem__course", "session__student", "reply_to").get(
             pk__in=visible.values("pk"), pk=turn_id
         )
     except (Turn.DoesNotExist, ValueError, TypeError) as error:

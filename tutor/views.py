@@ -304,6 +304,7 @@ async def turn_stream(request: HttpRequest, turn_id: int) -> StreamingHttpRespon
         turn_id=turn.pk,
         render_done=lambda done: _render_done(done, viewer_id=viewer_id, csrf_token=csrf_token),
         last_event_id=_stream_start(request),
+        turn=turn,
     )
     return sse_response(request, events)
 

@@ -164,6 +164,26 @@ def test_the_stream_is_async_under_asgi(school: School, problem: Problem, settin
     assert html.unescape("".join(data for kind, data in events if kind == "piece")) == reply.text
 
 
+def test_a_second_asgi_reader_gets_the_stored_reply_without_generating_again(
+    school: School, problem: Problem, settings
+) -> None:
+    settings.TUTOR_USE_MODEL = False
+    _, reply = post_message(school, problem, "I got 4 because 12 - 3 = 9 and 9 - 5 = 4")
+
+    async def read() -> str:
+        events = replies.ReplyEvents(turn_id=reply.pk, render_done=lambda turn: turn.text)
+        return "".join([event async for event in events.aiter()])
+
+    first = parse(async_to_sync(read)())
+    reply.refresh_from_db()
+    written_at = reply.updated_at
+    second = parse(async_to_sync(read)())  # a reconnect: the reply is complete, nothing is generated
+    assert first[-1] == second[-1] == ("done", reply.text)
+    assert [kind for kind, _ in second] == ["done"]
+    reply.refresh_from_db()
+    assert reply.updated_at == written_at
+
+
 def test_nobody_else_may_read_a_students_reply(school: School, problem: Problem) -> None:
     _, reply = post_message(school, problem, "I got 4")
     assert client_for(school.other_student).get(reverse("tutor:stream", args=[reply.pk])).status_code == 404
