@@ -5,15 +5,16 @@ from django.contrib import messages
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from accounts.permissions import role_required
 from core.errors import ApplicationError
-from core.http import HtmxHttpRequest
+from core.http import HtmxHttpRequest, job_start_redirect
 from core.models import Job
 from core.selectors import job_list_for_user
-from core.services import job_cancel, job_create
+from core.services import job_cancel
 from core.tasks import system_check_task
 
 ALL_ROLES = (Role.STUDENT, Role.TEACHER, Role.ADMIN)
@@ -67,18 +68,14 @@ def system_status(request: HttpRequest) -> HttpResponse:
 @role_required(Role.ADMIN)
 @require_POST
 def system_check_start(request: HttpRequest) -> HttpResponse:
-    try:
-        job = job_create(
-            kind="system.check",
-            title="Worker check",
-            task=system_check_task,
-            created_by=request.user,
-            unique_key="system.check",
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect("core:system")
-    return redirect("core:job_detail", job_id=job.pk)
+    return job_start_redirect(
+        request,
+        failure_url=reverse("core:system"),
+        kind="system.check",
+        title="Worker check",
+        task=system_check_task,
+        unique_key="system.check",
+    )
 
 
 def health(request: HttpRequest) -> JsonResponse:

@@ -21,8 +21,7 @@ from accounts.models import Role
 from accounts.permissions import role_required, user_role
 from accounts.selectors import course_student_list
 from core.errors import ApplicationError, ConflictError, NotFoundError
-from core.http import HtmxHttpRequest
-from core.services import job_create
+from core.http import HtmxHttpRequest, job_start_redirect
 from grading.exports import grades_csv_filename, grades_csv_write
 from grading.forms import (
     AnswerForm,
@@ -240,18 +239,14 @@ def assignment_release_view(request: HttpRequest, assignment_id: int) -> HttpRes
 @role_required(*TEACHING_ROLES)
 @require_POST
 def grader_retrain(request: HttpRequest) -> HttpResponse:
-    try:
-        job = job_create(
-            kind="grading.retrain",
-            title="Retrain the grader",
-            task=grader_train_task,
-            created_by=request.user,
-            unique_key="grading.retrain",
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return redirect(_next_url(request, reverse("grading:index")))
-    return redirect("core:job_detail", job_id=job.pk)
+    return job_start_redirect(
+        request,
+        failure_url=_next_url(request, reverse("grading:index")),
+        kind="grading.retrain",
+        title="Retrain the grader",
+        task=grader_train_task,
+        unique_key="grading.retrain",
+    )
 
 
 @role_required(*TEACHING_ROLES)

@@ -293,6 +293,12 @@ def test_retrain_starts_the_training_job(school: School) -> None:
     job = Job.objects.get()
     assert (job.kind, job.title, job.unique_key) == ("grading.retrain", "Retrain the grader", "grading.retrain")
     assert response["Location"] == reverse("core:job_detail", args=[job.pk])
+    # A second retraining while the first is queued is refused with a message; nothing else starts.
+    client = client_for(school.teacher)
+    response = client.post(reverse("grading:grader_retrain"), follow=True)
+    assert Job.objects.count() == 1
+    assert response.redirect_chain[0][0] == reverse("grading:index")
+    assert "“Retrain the grader” is already queued or running" in response.content.decode()
 
 
 def test_students_may_not_use_teacher_pages_and_nothing_changes(school: School) -> None:
