@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from core.text import repeats_span
 from models_runtime import api as models
 
 PROMPT = models.prompt_load(Path(__file__).resolve().parent / "prompts" / "feedback.toml")
@@ -150,16 +151,7 @@ def contradicts_label(text: str, label: str) -> bool:
 
 def reveals_reference(text: str, references: list[str], answer: str, *, span: int = 6) -> bool:
     """True if the feedback repeats `span` consecutive words of a reference that the student did not write."""
-    feedback_words = _words(text)
-    answer_text = " ".join(_words(answer))
-    grams = {" ".join(feedback_words[i : i + span]) for i in range(len(feedback_words) - span + 1)}
-    for reference in references:
-        words = _words(reference)
-        for i in range(len(words) - span + 1):
-            gram = " ".join(words[i : i + span])
-            if gram in grams and gram not in answer_text:
-                return True
-    return False
+    return repeats_span(text, references, span=span, allowed=answer)
 
 
 def is_degenerate(text: str) -> bool:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from core.text import repeats_span
 from tutor.numbers import (
     NUMBER_WORDS,
     contains_number,
@@ -982,15 +983,4 @@ class ReplyGate:
 
 def _echoes(text: str, source: str, *, allowed: str = "") -> bool:
     """Whether `text` repeats ECHO_WORDS words in a row of `source` that `allowed` does not contain."""
-
-    def words(value: str) -> list[str]:
-        return re.findall(r"[a-z0-9']+", value.lower())
-
-    said, own = words(source), " ".join(words(allowed))
-    spans = {" ".join(said[start : start + ECHO_WORDS]) for start in range(len(said) - ECHO_WORDS + 1)}
-    written = words(text)
-    for start in range(len(written) - ECHO_WORDS + 1):
-        span = " ".join(written[start : start + ECHO_WORDS])
-        if span in spans and span not in own:
-            return True
-    return False
+    return repeats_span(text, [source], span=ECHO_WORDS, allowed=allowed)

@@ -302,22 +302,30 @@ class ReplyEvents:
         turn = Turn.objects.select_related("session__problem", "session__student").get(pk=self.turn_id)
         return sse_event("done", self.render_done(turn))
 
-    def _from_writer(self) -> Iterator[str]:
+    def _open_channel(self) -> _Channel:
+        """This reader's writer: started on first use, stopped at once if the reader already left."""
         if self._channel is None:
             self._channel = reply_writer_start(turn_id=self.turn_id, turn=self.turn)
         if self._stopped.is_set():
             self._channel.stop()
+        return self._channel
+
+    def _piece(self, payload: str) -> str:
+        self.offset += len(payload)
+        return sse_event("piece", self.render_piece(payload), event_id=str(self.offset))
+
+    def _from_writer(self) -> Iterator[str]:
+        channel = self._open_channel()
         keepalive = _KeepAlive()
         while True:
             try:
-                kind, payload = self._channel.events.get(timeout=POLL_SECONDS)
+                kind, payload = channel.events.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 yield from keepalive.tick(POLL_SECONDS, sent=False)
                 continue
             keepalive.tick(0.0, sent=True)
             if kind == "piece":
-                self.offset += len(payload)
-                yield sse_event("piece", self.render_piece(payload), event_id=str(self.offset))
+                yield self._piece(payload)
             else:
                 yield self._done()
                 return
@@ -397,14 +405,11 @@ class ReplyEvents:
 
     async def _awriter(self) -> AsyncIterator[str]:
         """Pieces from this process's writer thread, picked up every few milliseconds."""
-        if self._channel is None:
-            self._channel = reply_writer_start(turn_id=self.turn_id, turn=self.turn)
-        if self._stopped.is_set():
-            self._channel.stop()
+        channel = self._open_channel()
         keepalive = _KeepAlive()
         while True:
             try:
-                kind, payload = self._channel.events.get_nowait()
+                kind, payload = channel.events.get_nowait()
             except queue.Empty:
                 for event in keepalive.tick(ASYNC_POLL_SECONDS, sent=False):
                     yield event
@@ -412,8 +417,7 @@ class ReplyEvents:
                 continue
             keepalive.tick(0.0, sent=True)
             if kind == "piece":
-                self.offset += len(payload)
-                yield sse_event("piece", self.render_piece(payload), event_id=str(self.offset))
+                yield self._piece(payload)
             else:
                 yield await sync_to_async(self._done)()
                 return
