@@ -16,6 +16,7 @@ is empty or degenerate is never chosen; with no candidate left, a plain sentence
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,13 +59,15 @@ MIN_SAME_QUESTION = 3  # below this many same-verdict answers of the question, o
 SIMILARITY_TEMPERATURE = 0.1
 
 
-def _rouge_tokens(text: str) -> tuple[str, ...]:
+@functools.cache
+def _rouge_tokenizer() -> Any:
     from rouge_score.tokenizers import DefaultTokenizer
 
-    return tuple(_TOKENIZER.setdefault("default", DefaultTokenizer(use_stemmer=True)).tokenize(text))
+    return DefaultTokenizer(use_stemmer=True)
 
 
-_TOKENIZER: dict[str, Any] = {}
+def _rouge_tokens(text: str) -> tuple[str, ...]:
+    return tuple(_rouge_tokenizer().tokenize(text))
 
 
 def rouge_l(first: Sequence[str], second: Sequence[str]) -> float:
@@ -229,8 +232,8 @@ def feedback_write(
     for item, vector, pool, generation in zip(items, vectors, pools, generations, strict=True):
         provenance: dict[str, Any] = dict(generation.provenance) if generation is not None else {}
         text, source, best = FALLBACK[item.label], "fallback", -1.0
+        weights = _weights(bank, vector, pool) if pool else np.zeros(0)
         if pool:
-            weights = _weights(bank, vector, pool)
             for position, index in enumerate(pool):
                 others = [j for j in range(len(pool)) if j != position]
                 agreements = np.array([bank.agreement(index, pool[j]) for j in others])
@@ -244,7 +247,7 @@ def feedback_write(
             elif pool:
                 tokens = _rouge_tokens(written)
                 agreements = np.array([rouge_l(bank.tokens(index), tokens) for index in pool])
-                if _consensus(agreements, _weights(bank, vector, pool)) >= best:
+                if _consensus(agreements, weights) >= best:
                     text, source = written, "generated"
             else:
                 text, source = written, "generated"
