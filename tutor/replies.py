@@ -288,7 +288,7 @@ class ReplyEvents:
     def _events(self) -> Iterator[str]:
         try:
             if reply_claim(turn_id=self.turn_id):
-                self._channel = reply_writer_start(turn_id=self.turn_id, turn=self.turn)
+                self._open_channel()
                 yield "retry: 1500\n\n"
                 yield from self._from_writer()
             else:
@@ -349,8 +349,7 @@ class ReplyEvents:
             return [], "again"
         text = row["text"]
         if len(text) > self.offset:
-            piece, self.offset = text[self.offset :], len(text)
-            return [sse_event("piece", self.render_piece(piece), event_id=str(self.offset))], "wait"
+            return [self._piece(text[self.offset :])], "wait"
         return [], "wait"
 
     def _from_database(self) -> Iterator[str]:
@@ -378,7 +377,7 @@ class ReplyEvents:
             claimed = await sync_to_async(reply_claim)(turn_id=self.turn_id)
             if claimed:
                 # The writer starts before the first event: a reader leaving after it still stops it.
-                self._channel = reply_writer_start(turn_id=self.turn_id, turn=self.turn)
+                self._open_channel()
             yield "retry: 1500\n\n"
             if claimed:
                 async for event in self._awriter():
