@@ -580,6 +580,12 @@ def _first_name(name: str) -> str:
     return name.strip().split(" ")[0] if name.strip() else ""
 
 
+def _invitation(name: str, *, anonymous: str) -> str:
+    """The usual MathDial opening: ask the student to explain their solution."""
+    greeting = f"Hi {name}, could you" if name else anonymous
+    return f"{greeting} please walk me through your solution?"
+
+
 def _step_after(facts: ProblemFacts, known: set[int]) -> Step | None:
     for step in facts.steps:
         if step.index not in known:
@@ -726,8 +732,7 @@ def reply_plan(
     make = planner.make
 
     if last is None:
-        greeting = f"Hi {name}, could you" if name else "Hi, could you"
-        return make("generic", f"{greeting} please walk me through your solution?", "the dialogue starts")
+        return make("generic", _invitation(name, anonymous="Hi, could you"), "the dialogue starts")
 
     kind = message_kind(last.text, facts)
     if kind == "abusive":
@@ -744,8 +749,7 @@ def reply_plan(
         reason = "the student stated the final answer"
         return make("generic", text, reason, is_solved=True, revealed=[facts.answer_value])
     if state.tutor_turns == 0:
-        greeting = f"Hi {name}, could you" if name else "Thanks. Could you"
-        text = f"{greeting} please walk me through your solution?"
+        text = _invitation(name, anonymous="Thanks. Could you")
         return make("generic", text, "first tutor turn: invite an explanation")
 
     refusal, flag = "", ""
