@@ -246,10 +246,8 @@ class LocalEngine:
         from transformers.generation.streamers import BaseStreamer
 
         engine = self
-        width = max(len(job.input_ids) for job in batch)
         pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(job.input_ids)) + job.input_ids for job in batch])
-        attention = torch.tensor([[0] * (width - len(job.input_ids)) + [1] * len(job.input_ids) for job in batch])
+        input_ids, attention = _left_padded(batch, pad)
 
         class RowStreamer(BaseStreamer):
             def __init__(self) -> None:
@@ -373,10 +371,8 @@ class _Running:
         import torch
         from transformers import DynamicCache
 
-        width = max(len(job.input_ids) for job in jobs)
-        pad = engine.tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(job.input_ids)) + job.input_ids for job in jobs])
-        mask = torch.tensor([[0] * (width - len(job.input_ids)) + [1] * len(job.input_ids) for job in jobs])
+        ids, mask = _left_padded(jobs, engine.tokenizer.pad_token_id)
+        width = ids.shape[1]
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
             output = engine.model(
@@ -449,6 +445,16 @@ class _Running:
                 layer.keys = layer.keys[:, :, first_used:]
                 layer.values = layer.values[:, :, first_used:]
             self.mask = self.mask[:, first_used:]
+
+
+def _left_padded(jobs: list[_Job], pad: int) -> tuple[Any, Any]:
+    """The jobs' prompts as one left-padded batch: (token ids, attention mask)."""
+    import torch
+
+    width = max(len(job.input_ids) for job in jobs)
+    ids = torch.tensor([[pad] * (width - len(job.input_ids)) + job.input_ids for job in jobs])
+    mask = torch.tensor([[0] * (width - len(job.input_ids)) + [1] * len(job.input_ids) for job in jobs])
+    return ids, mask
 
 
 def _left_pad(tensor: Any, length: int, *, dim: int = 2) -> Any:
