@@ -7,7 +7,8 @@ Method (measured in ``bench/grader_experiments.py``, decided in ``docs/decisions
   reference (content-word recall/precision, bigrams, words not given away by the question); lengths
   and negation cues. Logistic regression on these generalises to questions it has never seen.
 * For questions with graded answers in the training data ("known" questions), similarity-weighted
-  votes of the nearest graded answers of the same question are added (a second logistic regression).
+  votes of the nearest graded answers of the same question are added (a second logistic regression),
+  neighbours found twice: by sentence embedding and by TF-IDF weighted character n-grams.
 * A cross-encoder: all-MiniLM-L6-v2 fine-tuned on "reference [SEP] answer" pairs with a 3-way
   label head and a score head.
 * The two are combined in log-probability space with weights and a temperature chosen by grouped
@@ -345,12 +346,19 @@ def _featurise(examples: Sequence[GradingExample], answers: list[str]) -> _Batch
 
 @dataclass
 class _Bank:
-    """Embeddings, labels and scores of the graded training answers, grouped by question key."""
+    """Embeddings, labels and scores of the graded training answers, grouped by question key.
+
+    `chars` (with `char_idf`) is a second view of the same answers: TF-IDF weighted character
+    n-grams, which match the technical terms and spellings that sentence embeddings blur. Graders
+    trained before it existed have none, and use the embedding neighbours alone.
+    """
 
     vectors: np.ndarray
     labels: np.ndarray
     scores: np.ndarray
     keys: np.ndarray
+    chars: Any = None  # scipy.sparse.csr_matrix, rows L2-normalised
+    char_idf: np.ndarray | None = None
 
     def groups(self) -> dict[str, np.ndarray]:
         out: dict[str, list[int]] = {}
@@ -359,19 +367,68 @@ class _Bank:
         return {k: np.asarray(v) for k, v in out.items()}
 
 
-def _knn_features(
-    vectors: np.ndarray, pool: np.ndarray, bank: _Bank, config: GraderConfig, exclude: np.ndarray | None = None
+CHAR_NGRAMS = (3, 5)
+CHAR_FEATURES = 2**18
+
+
+def _char_counts(texts: Sequence[str]) -> Any:
+    """Character n-gram counts (hashed, so there is no vocabulary to store), a CSR matrix."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    vectorizer = HashingVectorizer(
+        analyzer="char_wb", ngram_range=CHAR_NGRAMS, n_features=CHAR_FEATURES, alternate_sign=False, norm=None
+    )
+    return vectorizer.transform(list(texts)).tocsr()
+
+
+def _char_idf(counts: Any) -> np.ndarray:
+    """Smoothed IDF of the training answers; n-grams seen in fewer than two answers weigh nothing."""
+    df = np.asarray((counts > 0).sum(0)).ravel()
+    n = counts.shape[0]
+    return np.where(df >= 2, np.log((1 + n) / (1 + df)) + 1.0, 0.0).astype(np.float32)
+
+
+def _char_vectors(texts: Sequence[str], idf: np.ndarray, counts: Any = None) -> Any:
+    from sklearn.preprocessing import normalize
+
+    x = (_char_counts(texts) if counts is None else counts).astype(np.float32)
+    x.data = 1.0 + np.log(x.data)  # sublinear term frequency
+    return normalize(x.multiply(idf[None, :]).tocsr())
+
+
+def _views(bank: _Bank) -> int:
+    return 1 if bank.chars is None else 2
+
+
+def _neighbour_features(
+    vectors: np.ndarray,
+    chars: Any,
+    pool: np.ndarray,
+    bank: _Bank,
+    config: GraderConfig,
+    exclude: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Neighbour features of `vectors` (all answers to one question) against `pool` rows of the bank.
+    """Neighbour features of answers to one question against `pool` rows of the bank, per view."""
+    blocks = [_knn_features(vectors @ bank.vectors[pool].T, pool, bank, config, exclude)]
+    if bank.chars is not None:
+        sims = np.asarray((chars @ bank.chars[pool].T).todense())
+        blocks.append(_knn_features(sims, pool, bank, config, exclude))
+    return np.hstack(blocks)
+
+
+def _knn_features(
+    sims: np.ndarray, pool: np.ndarray, bank: _Bank, config: GraderConfig, exclude: np.ndarray | None = None
+) -> np.ndarray:
+    """Neighbour features from the similarities `sims` of answers to one question with `pool` rows of the bank.
 
     `exclude[i]` is a bank row to leave out for row i (the answer itself, when featurising training data).
     """
-    sims = vectors @ bank.vectors[pool].T
+    sims = np.array(sims, dtype=np.float64)
     if exclude is not None:
-        sims[np.arange(len(vectors)), exclude] = -np.inf
+        sims[np.arange(len(sims)), exclude] = -np.inf
     labels = bank.labels[pool]
     k = min(config.knn_k, len(pool) - (1 if exclude is not None else 0))
-    out = np.zeros((len(vectors), len(KNN_FEATURES)))
+    out = np.zeros((len(sims), len(KNN_FEATURES)))
     valid = np.isfinite(sims)
     for c in range(3):
         members = (labels == c)[None, :] & valid
@@ -694,8 +751,11 @@ class Grader:
                 pool = self._groups.get(key)
                 if pool is not None and len(pool) >= config.min_known_answers:
                     by_key.setdefault(key, []).append(i)
+            bank = self.parts.bank
+            chars = _char_vectors(batch.answers, bank.char_idf) if bank.char_idf is not None else None
             for key, rows in by_key.items():
-                neighbours = _knn_features(batch.answer_vectors[rows], self._groups[key], self.parts.bank, config)
+                row_chars = chars[rows] if chars is not None else None
+                neighbours = _neighbour_features(batch.answer_vectors[rows], row_chars, self._groups[key], bank, config)
                 feature_log_p[rows] = self.parts.known.log_proba(np.hstack([batch.base[rows], neighbours]))
                 known[rows] = True
         if self.encoder is None:
@@ -758,7 +818,16 @@ def grader_train(
     batch = _featurise(train, answers)
     tick()
     keys = np.array(batch.keys)
-    bank = _Bank(vectors=batch.answer_vectors.astype(np.float32), labels=y, scores=s, keys=keys)
+    counts = _char_counts(answers)
+    char_idf = _char_idf(counts)
+    bank = _Bank(
+        vectors=batch.answer_vectors.astype(np.float32),
+        labels=y,
+        scores=s,
+        keys=keys,
+        chars=_char_vectors(answers, char_idf, counts),
+        char_idf=char_idf,
+    )
     groups = bank.groups()
 
     # Unknown-question model; its temperature from question-grouped out-of-fold predictions.
@@ -770,10 +839,12 @@ def grader_train(
     known = None
     rows_known = np.concatenate([g for g in groups.values() if len(g) > config.min_known_answers] or [np.zeros(0, int)])
     if len(rows_known) >= 10 and len(np.unique(y[rows_known])) >= 2:
-        knn = np.zeros((len(train), len(KNN_FEATURES)))
+        knn = np.zeros((len(train), len(KNN_FEATURES) * _views(bank)))
         for group in groups.values():
             if len(group) > config.min_known_answers:
-                knn[group] = _knn_features(bank.vectors[group], group, bank, config, exclude=np.arange(len(group)))
+                knn[group] = _neighbour_features(
+                    bank.vectors[group], bank.chars[group], group, bank, config, exclude=np.arange(len(group))
+                )
         x_known = np.hstack([batch.base, knn])[rows_known]
         known = _fit_linear(x_known, y[rows_known], config.feature_c_known, seed)
         known.temperature = _oof_temperature(x_known, y[rows_known], None, config.feature_c_known, config, seed)
@@ -833,13 +904,14 @@ def _oof_temperature(
 
 def _save(output_dir: Path, parts: _Parts, encoder: Any, tokenizer: Any) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        output_dir / BANK_FILE,
-        vectors=parts.bank.vectors,
-        labels=parts.bank.labels,
-        scores=parts.bank.scores,
-        keys=parts.bank.keys.astype(str),
-    )
+    arrays: dict[str, Any] = {
+        "vectors": parts.bank.vectors,
+        "labels": parts.bank.labels,
+        "scores": parts.bank.scores,
+        "keys": parts.bank.keys.astype(str),
+        **_char_arrays(parts.bank),
+    }
+    np.savez(output_dir / BANK_FILE, **arrays)
     if encoder is not None:
         from safetensors.torch import save_file
 
@@ -853,6 +925,7 @@ def _save(output_dir: Path, parts: _Parts, encoder: Any, tokenizer: Any) -> None
         "config": asdict(parts.config),
         "base_features": BASE_FEATURES,
         "knn_features": KNN_FEATURES,
+        "knn_views": ["minilm", "char_tfidf"][: _views(parts.bank)],
         "unknown": parts.unknown.to_json(),
         "known": parts.known.to_json() if parts.known else None,
         "partial_score": parts.partial_score,
@@ -865,6 +938,17 @@ def _save(output_dir: Path, parts: _Parts, encoder: Any, tokenizer: Any) -> None
     tmp = output_dir / (META_FILE + ".tmp")
     tmp.write_text(json.dumps(meta, indent=1))
     tmp.replace(output_dir / META_FILE)
+
+
+def _char_arrays(bank: _Bank) -> dict[str, np.ndarray]:
+    if bank.chars is None or bank.char_idf is None:
+        return {}
+    return {
+        "char_data": bank.chars.data,
+        "char_indices": bank.chars.indices,
+        "char_indptr": bank.chars.indptr,
+        "char_idf": bank.char_idf,
+    }
 
 
 _cache: dict[tuple[str, int], Grader] = {}
@@ -895,6 +979,12 @@ def _load(path: Path) -> Grader:
     config = GraderConfig(**{k: v for k, v in meta["config"].items() if k in known_fields})
     with np.load(path / BANK_FILE, allow_pickle=False) as data:
         bank = _Bank(vectors=data["vectors"], labels=data["labels"], scores=data["scores"], keys=data["keys"])
+        if "char_idf" in data.files:
+            from scipy.sparse import csr_matrix
+
+            shape = (len(bank.labels), CHAR_FEATURES)
+            bank.chars = csr_matrix((data["char_data"], data["char_indices"], data["char_indptr"]), shape=shape)
+            bank.char_idf = data["char_idf"]
     parts = _Parts(
         config=config,
         unknown=_Linear.from_json(meta["unknown"]),

@@ -56,7 +56,7 @@ class Dialogue:
 
 
 def _name_from_profile(profile: str) -> str:
-    match = re.match(r"\s*([A-Z][a-z]+)", profile or "")
+    match = re.match(r"\s*([A-Z][A-Za-z'-]*[a-z])\b", profile or "")
     return match.group(1) if match else ""
 
 

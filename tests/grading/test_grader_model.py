@@ -253,3 +253,53 @@ def test_feature_model_only(tmp_path: Path) -> None:
     assert not (tmp_path / "cross_encoder.safetensors").exists()
     predictions = grader_load(tmp_path).predict(HELD_OUT)
     assert all(p.label in LABELS for p in predictions)
+
+
+def test_character_ngrams_match_spelling_variants_that_embeddings_blur() -> None:
+    from grading.grader_model import _char_counts, _char_idf, _char_vectors
+
+    bank = [a for a, _, _ in PIGGY_ANSWERS + CSMA_ANSWERS]
+    idf = _char_idf(_char_counts(bank))
+    vectors = _char_vectors(["A duplex operatng mode for data transfer is requierd", *bank], idf)
+    similarity = (vectors[0] @ vectors[1:].T).toarray().ravel()
+    assert bank[int(similarity.argmax())] == "A duplex operating mode for data transfer is required"
+    assert similarity.max() > 0.6
+    # An n-gram seen in a single training answer carries no weight; the rows are unit length.
+    assert (idf == 0).sum() > 0
+    norms = (vectors.multiply(vectors)).sum(1)
+    assert norms.min() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_known_question_model_uses_both_neighbour_views(trained: tuple[Path, dict, list], grader: Grader) -> None:
+    import json
+
+    from grading.grader_model import BASE_FEATURES, KNN_FEATURES
+
+    meta = json.loads((trained[0] / "grader.json").read_text())
+    assert meta["knn_views"] == ["minilm", "char_tfidf"]
+    assert grader.parts.known is not None
+    assert len(grader.parts.known.mean) == len(BASE_FEATURES) + 2 * len(KNN_FEATURES)
+
+
+def test_a_grader_saved_before_the_character_view_still_loads_and_grades(tmp_path: Path) -> None:
+    import numpy as np
+
+    from grading.grader_model import BASE_FEATURES, KNN_FEATURES, _Bank, _Linear, _save
+
+    grader_train(examples(), output_dir=tmp_path / "new", config=GraderConfig(use_cross_encoder=False))
+    parts = grader_load(tmp_path / "new").parts
+    assert parts.known is not None
+    # The older layout: no character n-grams in the bank, a known-question model on embedding votes only.
+    bank, known, width = parts.bank, parts.known, len(BASE_FEATURES) + len(KNN_FEATURES)
+    parts.bank = _Bank(vectors=bank.vectors, labels=bank.labels, scores=bank.scores, keys=bank.keys)
+    parts.known = _Linear(known.mean[:width], known.scale[:width], known.coef[:, :width], known.intercept)
+    _save(tmp_path / "old", parts, None, None)
+    with np.load(tmp_path / "old" / "bank.npz") as data:
+        assert "char_idf" not in data.files
+
+    reloaded = grader_load(tmp_path / "old")
+    assert reloaded.parts.bank.chars is None
+    answers = [_prepare_answer(e.answer) for e in HELD_OUT]
+    _, _, known_rows = reloaded.components(_featurise(HELD_OUT, answers))
+    assert known_rows.tolist() == [True, True, True, True, False]
+    assert all(p.label in LABELS for p in reloaded.predict(HELD_OUT))

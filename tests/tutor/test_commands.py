@@ -90,3 +90,13 @@ def test_evaluate_interactive_with_the_simulated_student(mathdial_file: Path) ->
     assert figures["telling_at_5"] == 0.0  # the opening turn never tells
     assert 0.0 <= figures["success_at_5"] <= 1.0
     assert figures["student_model"] == "smollm2-135m-instruct"
+
+
+@pytest.mark.parametrize(
+    ("profile", "name"),
+    [("DeAndre is a 7th grade student.", "DeAndre"), ("O'Neil likes maths.", "O'Neil"), ("  ", ""), ("a student", "")],
+)
+def test_the_student_name_is_read_whole_from_the_profile(profile: str, name: str) -> None:
+    from tutor.evaluation import _name_from_profile
+
+    assert _name_from_profile(profile) == name
