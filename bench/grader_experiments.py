@@ -13,6 +13,9 @@ figure: the default weights were themselves chosen from these folds). Figures ar
 
     .venv/bin/python bench/grader_experiments.py --data /work/shared/data/saf/training/english
 
+`--version var/models/graders/NAME` instead compares the baseline with a version that `train_grader`
+wrote, on that version's own held-out parts (the baseline trained on the same training examples).
+
 The cross-encoder makes a full run long (~1-2 hours on 2 cores); `--cache DIR` keeps each fold's
 outputs so a rerun only recomputes what changed; `--no-encoder` skips it.
 """
@@ -333,9 +336,41 @@ def throughput(examples: list[GradingExample], config: GraderConfig, seed: int, 
     return result
 
 
+def version_side_by_side(directory: Path, seed: int) -> dict:
+    """The baseline and a trained grader version on the version's own held-out parts, side by side.
+
+    `train_grader` keeps the version's training examples (training_examples.jsonl) and writes its held-out
+    parts as CSV beside it; the baseline is trained on the same training examples, so the two see the same data.
+    """
+    from grading.saf import csv_read
+
+    lines = (directory / "training_examples.jsonl").read_text(encoding="utf-8").splitlines()
+    train = [e for e in (GradingExample(**json.loads(line)) for line in lines) if e.label in LABELS]
+    grader = grader_load(directory)
+    report: dict = {"version": str(directory), "n_train": len(train)}
+    for part in ("unseen_answers", "unseen_questions"):
+        path = directory / f"heldout_{part}.csv"
+        test = [e for e in csv_read(path) if e.label in LABELS] if path.is_file() else []
+        if not test:
+            continue
+        y = np.array([LABELS.index(e.label) for e in test])
+        ours = np.array([LABELS.index(p.label) for p in grader.predict(test)])
+        base = baseline(train, test, seed).argmax(1)
+        # The baseline has no rule for blank answers; give it ours, so only the models are compared.
+        blank = np.array([_is_blank(_prepare_answer(e.answer)) for e in test])
+        base[blank] = LABELS.index("incorrect")
+        report[part] = {
+            "n": len(test),
+            "baseline_minilm_lr_accuracy": round(float((base == y).mean()), 4),
+            "grader_accuracy": round(float((ours == y).mean()), 4),
+            "gain_points": round(100 * float((ours == y).mean() - (base == y).mean()), 1),
+        }
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="a SAF folder (or file) of labelled answers")
+    parser.add_argument("--data", type=Path, help="a SAF folder (or file) of labelled answers")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ua-folds", type=int, default=5)
     parser.add_argument("--uq-folds", type=int, default=6)
@@ -345,7 +380,16 @@ def main() -> None:
     parser.add_argument("--no-encoder", action="store_true", help="the feature model only (minutes, not hours)")
     parser.add_argument("--cache", type=Path, default=None, help="keep per-fold outputs here")
     parser.add_argument("--throughput", action="store_true", help="also time training and 1,000 predictions")
+    parser.add_argument(
+        "--version", type=Path, default=None, help="only compare the baseline with this trained grader directory"
+    )
     args = parser.parse_args()
+    if args.version is not None:
+        memoise_embeddings()
+        print(json.dumps(version_side_by_side(args.version, args.seed), indent=1))
+        return
+    if args.data is None:
+        parser.error("--data (or --version) is required")
 
     examples = saf_read(args.data)
     memoise_embeddings()
