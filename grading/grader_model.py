@@ -106,11 +106,13 @@ class GraderConfig:
     feature_c_unknown: float = 0.1
     feature_c_known: float = 0.3
     # Log-linear ensemble: z = w_feature * log p_feature + w_encoder * encoder_logits. Chosen by
-    # grouped cross-validation on SAF English (bench/grader_experiments.py).
+    # grouped cross-validation on SAF English (bench/grader_experiments.py, docs/decisions/0003): on
+    # known questions the graded neighbours beat the cross-encoder, which only costs accuracy there
+    # (and is then not run at all).
     weight_feature_unknown: float = 0.5
     weight_encoder_unknown: float = 0.5
-    weight_feature_known: float = 0.5
-    weight_encoder_known: float = 0.5
+    weight_feature_known: float = 1.0
+    weight_encoder_known: float = 0.0
     calibration_folds: int = 5
 
     @classmethod
@@ -739,8 +741,14 @@ class Grader:
         feature_log_p, logits, known = self.components(batch, batch_size)
         return self.combine(feature_log_p, logits, known)
 
-    def components(self, batch: _Batch, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Feature-model log-probabilities, cross-encoder logits (None without one), known-question flags."""
+    def components(
+        self, batch: _Batch, batch_size: int = 32, *, every_row: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Feature-model log-probabilities, cross-encoder logits (None without one), known-question flags.
+
+        The cross-encoder only reads the rows whose ensemble weight for it is not zero (the others get
+        zero logits), unless `every_row` (for measuring the cross-encoder alone).
+        """
         config = self.config
         n = len(batch.answers)
         known = np.zeros(n, dtype=bool)
@@ -760,10 +768,19 @@ class Grader:
                 known[rows] = True
         if self.encoder is None:
             return feature_log_p, None, known
-        with self._lock:  # one forward pass at a time; torch already uses every core
-            logits = _encoder_logits(
-                self.encoder, self.tokenizer, batch.references, batch.answers, config.max_length, batch_size
-            )
+        weight = np.where(known, config.weight_encoder_known, config.weight_encoder_unknown)
+        rows = np.arange(n) if every_row else np.flatnonzero(weight != 0)
+        logits = np.zeros((n, len(LABELS)))
+        if len(rows):
+            with self._lock:  # one forward pass at a time; torch already uses every core
+                logits[rows] = _encoder_logits(
+                    self.encoder,
+                    self.tokenizer,
+                    [batch.references[i] for i in rows],
+                    [batch.answers[i] for i in rows],
+                    config.max_length,
+                    batch_size,
+                )
         return feature_log_p, logits, known
 
     def combine(self, feature_log_p: np.ndarray, logits: np.ndarray | None, known: np.ndarray) -> np.ndarray:

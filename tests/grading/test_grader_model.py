@@ -303,3 +303,31 @@ def test_a_grader_saved_before_the_character_view_still_loads_and_grades(tmp_pat
     _, _, known_rows = reloaded.components(_featurise(HELD_OUT, answers))
     assert known_rows.tolist() == [True, True, True, True, False]
     assert all(p.label in LABELS for p in reloaded.predict(HELD_OUT))
+
+
+def test_the_cross_encoder_reads_only_the_rows_the_ensemble_weighs(
+    grader: Grader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grading import grader_model
+
+    seen: list[list[str]] = []
+    real = grader_model._encoder_logits
+
+    def recording(model, tokenizer, references, answers, max_length, batch_size):  # type: ignore[no-untyped-def]
+        seen.append(list(answers))
+        return real(model, tokenizer, references, answers, max_length, batch_size)
+
+    monkeypatch.setattr(grader_model, "_encoder_logits", recording)
+    assert grader.config.weight_encoder_known == 0.0
+    answers = [_prepare_answer(e.answer) for e in HELD_OUT]
+    batch = _featurise(HELD_OUT, answers)
+    _, logits, known = grader.components(batch)
+    # Known questions are graded by their neighbours; only the unseen question's answer is encoded.
+    assert seen == [[answers[4]]]
+    assert logits is not None
+    assert (logits[known] == 0).all() and (logits[~known] != 0).any()
+    _, every, _ = grader.components(batch, every_row=True)
+    assert seen[-1] == answers
+    # The same logits for the unseen question's answer (bfloat16 rounds with the batch's padding).
+    assert every is not None
+    assert every[~known] == pytest.approx(logits[~known], abs=0.02)
