@@ -760,7 +760,7 @@ class Grader:
                 if pool is not None and len(pool) >= config.min_known_answers:
                     by_key.setdefault(key, []).append(i)
             bank = self.parts.bank
-            chars = _char_vectors(batch.answers, bank.char_idf) if bank.char_idf is not None else None
+            chars = _char_vectors(batch.answers, bank.char_idf) if bank.char_idf is not None and by_key else None
             for key, rows in by_key.items():
                 row_chars = chars[rows] if chars is not None else None
                 neighbours = _neighbour_features(batch.answer_vectors[rows], row_chars, self._groups[key], bank, config)
@@ -769,15 +769,15 @@ class Grader:
         if self.encoder is None:
             return feature_log_p, None, known
         weight = np.where(known, config.weight_encoder_known, config.weight_encoder_unknown)
-        rows = np.arange(n) if every_row else np.flatnonzero(weight != 0)
+        encoded = np.arange(n) if every_row else np.flatnonzero(weight != 0)
         logits = np.zeros((n, len(LABELS)))
-        if len(rows):
+        if len(encoded):
             with self._lock:  # one forward pass at a time; torch already uses every core
-                logits[rows] = _encoder_logits(
+                logits[encoded] = _encoder_logits(
                     self.encoder,
                     self.tokenizer,
-                    [batch.references[i] for i in rows],
-                    [batch.answers[i] for i in rows],
+                    [batch.references[i] for i in encoded],
+                    [batch.answers[i] for i in encoded],
                     config.max_length,
                     batch_size,
                 )
