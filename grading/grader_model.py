@@ -11,8 +11,10 @@ Method (measured in ``bench/grader_experiments.py``, decided in ``docs/decisions
   neighbours found twice: by sentence embedding and by TF-IDF weighted character n-grams.
 * A cross-encoder: all-MiniLM-L6-v2 fine-tuned on "reference [SEP] answer" pairs with a 3-way
   label head and a score head.
-* The two are combined in log-probability space with weights and a temperature chosen by grouped
-  cross-validation; the feature model's own temperature is fitted on out-of-fold predictions.
+* The two are combined in log-probability space with weights chosen by grouped cross-validation: on
+  unseen questions both count; on known questions the neighbour votes alone (the cross-encoder cost
+  accuracy there, so it is not run). The feature models' temperatures are fitted on out-of-fold
+  predictions.
 
 The score is the expected fraction of points: P(correct) + P(partially correct) * (the mean score of
 partially correct training answers of the question, or of all questions when it is unknown).
@@ -109,8 +111,8 @@ class GraderConfig:
     # grouped cross-validation on SAF English (bench/grader_experiments.py, docs/decisions/0003): on
     # known questions the graded neighbours beat the cross-encoder, which only costs accuracy there
     # (and is then not run at all).
-    weight_feature_unknown: float = 0.5
-    weight_encoder_unknown: float = 0.5
+    weight_feature_unknown: float = 0.8
+    weight_encoder_unknown: float = 0.3
     weight_feature_known: float = 1.0
     weight_encoder_known: float = 0.0
     calibration_folds: int = 5
