@@ -339,13 +339,18 @@ def throughput(examples: list[GradingExample], config: GraderConfig, seed: int, 
 def version_side_by_side(directory: Path, seed: int) -> dict:
     """The baseline and a trained grader version on the version's own held-out parts, side by side.
 
-    `train_grader` keeps the version's training examples (training_examples.jsonl) and writes its held-out
-    parts as CSV beside it; the baseline is trained on the same training examples, so the two see the same data.
+    `train_grader` keeps the version's training examples (read back with `examples_load`) and writes its
+    held-out parts as CSV beside it; the baseline is trained on the same training examples, so the two
+    see the same data.
     """
-    from grading.saf import csv_read
+    import django
 
-    lines = (directory / "training_examples.jsonl").read_text(encoding="utf-8").splitlines()
-    train = [e for e in (GradingExample(**json.loads(line)) for line in lines) if e.label in LABELS]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    django.setup()  # grading.training imports models; nothing here touches a database
+    from grading.saf import csv_read
+    from grading.training import examples_load
+
+    train = [e for e in examples_load(directory) if e.label in LABELS]
     grader = grader_load(directory)
     report: dict = {"version": str(directory), "n_train": len(train)}
     for part in ("unseen_answers", "unseen_questions"):
