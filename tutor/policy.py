@@ -593,47 +593,26 @@ def _step_after(facts: ProblemFacts, known: set[int]) -> Step | None:
     return None
 
 
-_SENTENCE_RE = re.compile(r"[^.!?]+[.!?]?")
+def _focus_question(step: Step, *, lead: str = "Okay, so") -> str:
+    """Ask for the step's result in the words of its line, led in as a teacher would ("Okay, so how many ...?").
 
-
-def step_context(facts: ProblemFacts, step: Step) -> str:
-    """The sentence of the problem a step is computed from, to ground a focus question in the text.
-
-    Teachers say "We know there are twice as many Ford trucks as Toyota trucks, so how many Ford trucks
-    are there?": the statement's own words, numbers included (they are the student's to use). Chosen by
-    the step's numbers and words it shares with the sentence; empty when none clearly matches or when
-    the question already says the same.
+    Measured on MathDial's development dialogues: quoting the problem's sentence before the question as well
+    made replies longer and less like the teachers' (sacreBLEU 7.17 -> 6.64 on the held-out part).
     """
-    step_words = content_words(step.line)
-    operands = step.operands
-    best, best_score = "", 0.0
-    for raw in _SENTENCE_RE.findall(facts.statement):
-        sentence = raw.strip()
-        if len(sentence.split()) < 4 or sentence.endswith("?"):
-            continue
-        shared_numbers = sum(1 for value in numbers_in(sentence) if contains_number(operands, value))
-        score = len(content_words(sentence) & step_words) + 2 * shared_numbers
-        if score > best_score:
-            best, best_score = sentence, score
-    if best_score < 3 or len(best.split()) > 30:
-        return ""
-    # Nothing to add when the question already says it: most of the sentence's words, or half of them
-    # and every number in it ("a package of 5 spoons" beside "a package of five spoons").
-    question_words = content_words(step.question)
-    sentence_words = content_words(best)
-    overlap = len(sentence_words & question_words) / len(sentence_words) if sentence_words else 1.0
-    asked, sentence_numbers = numbers_in(step.question), numbers_in(best)
-    numbers_said = bool(sentence_numbers) and all(contains_number(asked, value) for value in sentence_numbers)
-    if overlap >= 0.7 or (overlap >= 0.4 and numbers_said):
-        return ""
-    if not best.endswith((".", "!")):
-        best += "."
-    return best
+    question = step.question
+    if not lead or question.split(" ", 1)[0].rstrip(",") in _CONNECTIVES:
+        return question
+    return f"{lead} {question[0].lower()}{question[1:]}"
 
 
-def _focus_question(facts: ProblemFacts, step: Step) -> str:
-    context = step_context(facts, step)
-    return f"{context} {step.question}" if context else step.question
+_CONNECTIVES = frozenset({"So", "Since", "If", "Then", "Therefore", "Thus", "And", "But", "Now", "Okay", "Finally"})
+_LEAD_RE = re.compile(r"^(?:Okay|So),?\s+(?:so\s+)?(?=\w)")
+
+
+def _without_lead(question: str) -> str:
+    """ "Okay, so what was ...?" -> "What was ...?": the question alone, to follow someone else's words."""
+    bare = _LEAD_RE.sub("", question, count=1)
+    return bare[:1].upper() + bare[1:]
 
 
 def _nudge(facts: ProblemFacts, target: Step | None) -> str:
@@ -745,7 +724,7 @@ def reply_plan(
         if state.is_answer_revealed:
             text = f"Yes, {facts.final_answer} is right. Well done for finishing it."
         else:
-            text = f"Well done, {facts.final_answer} is correct!"
+            text = "Correct, well done!"
         reason = "the student stated the final answer"
         return make("generic", text, reason, is_solved=True, revealed=[facts.answer_value])
     if state.tutor_turns == 0:
@@ -760,7 +739,7 @@ def reply_plan(
 
     if state.last_progress and target is not None:
         praise = f"Yes, {format_number(state.last_progress[-1].result)} is right. "
-        text = praise + _focus_question(facts, target)
+        text = praise + _focus_question(target, lead="So")
         return make("focus", text, "progress: focus on the next step", level=1, flag=flag)
 
     # Escalate while the student stays stuck: probe their reasoning, point at the step, give the
@@ -778,6 +757,9 @@ def reply_plan(
                 text = f"Check your calculation {expression} = {format_number(result)}. What is {expression}?"
                 return make("focus", refusal + text, "arithmetic slip in the student's work", level=2, flag=flag)
             text = _why_question(expression)
+            if target is not None:
+                # The teachers' probes name what the step is for ("... so how many has Arvin done?").
+                text += f" {target.question}"
             return make("probing", refusal + text, "probe the step that leaves the solution", level=1, flag=flag)
         theirs = [value for value in numbers_in(last.text) if facts.step_for_value(value) is None]
         if theirs and kind == "attempt":
@@ -786,7 +768,7 @@ def reply_plan(
                 text += f" {target.question}"
             return make("probing", refusal + text, "probe a number not in the solution", level=1, flag=flag)
         if kind == "confused" and target is not None:
-            text = _focus_question(facts, target)
+            text = _focus_question(target)
             return make("focus", refusal + text, "unsure: focus on the step", level=1, flag=flag)
         text = "Can you tell me how you worked it out, step by step?"
         return make("probing", refusal + text, "ask for the reasoning", level=1, flag=flag)
@@ -794,7 +776,7 @@ def reply_plan(
         text = "Which calculation are you least sure about? Try doing it again."
         return make("probing", refusal + text, "no parsed steps: ask to recheck", level=2, flag=flag)
     if stalled == 2:
-        text = _focus_question(facts, target)
+        text = _focus_question(target)
         return make("focus", refusal + text, "stuck twice: focus on the step", level=1, flag=flag)
     text = f"{target.question} Try working out {target.expression}."
     return make("focus", refusal + text, "stuck again: give the calculation", level=2, flag=flag)
@@ -976,7 +958,7 @@ class ReplyGate:
         source = "model"
         questions = [sentence for sentence in re.split(r"(?<=[.!?])\s+", self.plan.text) if sentence.endswith("?")]
         if self.plan.move in ("focus", "probing", "telling") and "?" not in text and questions:
-            text = f"{text} {questions[-1]}"
+            text = f"{text} {_without_lead(questions[-1])}"
             source = "model+plan"
         # What the plan asks is its question (the sentence before it only grounds it in the problem).
         planned = content_words(questions[-1] if questions else self.plan.text) - TUTOR_WORDS
