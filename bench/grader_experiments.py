@@ -13,7 +13,7 @@ figure: the default weights were themselves chosen from these folds). Figures ar
 
     .venv/bin/python bench/grader_experiments.py --data /work/shared/data/saf/training/english
 
-`--version var/models/graders/NAME` instead compares the baseline with a version that `train_grader`
+`--version var/models/graders/NAME` instead compares the baseline with a version that `train_grader --no-refit`
 wrote, on that version's own held-out parts (the baseline trained on the same training examples).
 
 The cross-encoder makes a full run long (~1-2 hours on 2 cores); `--cache DIR` keeps each fold's
@@ -350,6 +350,12 @@ def version_side_by_side(directory: Path, seed: int) -> dict:
     from grading.saf import csv_read
     from grading.training import examples_load
 
+    held = [directory / f"heldout_{part}.csv" for part in ("unseen_answers", "unseen_questions")]
+    if not any(path.is_file() for path in held):
+        raise SystemExit(
+            f"{directory} has no held-out answers: train_grader refits a version on all of its data once it has "
+            "been measured. Train one with --no-refit to compare it with the baseline here."
+        )
     train = [e for e in examples_load(directory) if e.label in LABELS]
     grader = grader_load(directory)
     report: dict = {"version": str(directory), "n_train": len(train)}

@@ -99,9 +99,17 @@ def grader_train_and_register(
     user: Any = None,
     job_id: str = "",
     fast: bool = False,
+    refit: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Train on all but a held-out part, measure on it, register a candidate (and activate it if asked)."""
+    """Measure on a held-out part, register a candidate (and activate it if asked).
+
+    The figures come from a fit on the training part, scored on answers and questions it never saw. With
+    `refit` (the default) the version is then trained again on every example, the held-out ones included:
+    what it grades next gains the held-out answers as neighbours and the held-out questions as known
+    questions, and the next retraining starts from all of them. Without it, the measured fit is the version,
+    and the held-out parts are kept beside it as CSV files for `evaluate_grader` to re-measure.
+    """
     started = time.monotonic()
     train, unseen_answers, unseen_questions = split_holdout(examples)
     name = name or f"grader-{timezone.now():%Y%m%d-%H%M%S}"
@@ -109,42 +117,58 @@ def grader_train_and_register(
     if directory.exists():
         raise ApplicationError(f"A grader called {name} already exists.")
     directory.mkdir(parents=True)
+    measured_dir = directory / "measured_fit" if refit else directory
+    measured_dir.mkdir(exist_ok=True)
+    fits = 2 if refit else 1
+
+    def fit_progress(fit: int) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(fit * total + done, fits * total)
+
     try:
-        options: dict[str, Any] = {"output_dir": directory, "progress": progress}
+        config = None
         if fast:
             from grading.grader_model import GraderConfig
 
-            options["config"] = GraderConfig.fast()
-        info = grader_train(train, **options)
-        examples_write(directory, train)
-        heldout_csv_write(directory / "heldout_unseen_answers.csv", unseen_answers)
-        heldout_csv_write(directory / "heldout_unseen_questions.csv", unseen_questions)
-        bank_write(
-            directory,
-            [
-                (
-                    example.question_id or example.question,
-                    example.answer,
-                    example.label or "",
-                    example.feedback,
-                )
-                for example in train
-            ],
-        )
-        grader = grader_load(directory)
+            config = GraderConfig.fast()
+        info = grader_train(train, output_dir=measured_dir, progress=fit_progress(0), config=config)
+        grader = grader_load(measured_dir)
         heldout: dict[str, Any] = {}
         if unseen_answers:
             heldout.update(grader_evaluate(grader, unseen_answers))
         if unseen_questions:
             heldout["unseen_questions"] = grader_evaluate(grader, unseen_questions)
+        del grader
+        if refit:
+            shutil.rmtree(measured_dir)
+            info = grader_train(examples, output_dir=directory, progress=fit_progress(1), config=config)
+            kept = examples
+        else:
+            heldout_csv_write(directory / "heldout_unseen_answers.csv", unseen_answers)
+            heldout_csv_write(directory / "heldout_unseen_questions.csv", unseen_questions)
+            kept = train
+        examples_write(directory, kept)
+        bank_write(
+            directory,
+            [
+                (example.question_id or example.question, example.answer, example.label or "", example.feedback)
+                for example in kept
+            ],
+        )
         metrics = {
             "primary": "accuracy",
             "heldout": {key: value for key, value in heldout.items() if isinstance(value, (int, float))},
             "unseen_questions": heldout.get("unseen_questions", {}),
-            "train_size": len(train),
+            "measured_train_size": len(train),
+            "train_size": len(kept),
+            "refit_on_all": refit,
             "training_seconds": round(time.monotonic() - started, 1),
             "training": {key: value for key, value in info.items() if isinstance(value, (int, float, str))},
         }
+        held = len(unseen_answers) + len(unseen_questions)
+        notes = f"Measured on {held} held-out answers after training on {len(train)}; "
+        notes += f"then trained on all {len(kept)}." if refit else f"trained on those {len(kept)} only."
         version = models.version_register(
             name=name,
             base_model="all-MiniLM-L6-v2",
@@ -153,7 +177,7 @@ def grader_train_and_register(
             tasks=["grader"],
             metrics=metrics,
             made_by_job=job_id,
-            notes=f"Trained on {len(train)} answers; {len(unseen_answers) + len(unseen_questions)} held out.",
+            notes=notes,
         )
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)  # a failed run leaves nothing half-written
@@ -212,6 +236,17 @@ def examples_load(directory: Path) -> list[GradingExample]:
     return examples
 
 
+def examples_merge(base: list[GradingExample], reviewed: list[GradingExample]) -> list[GradingExample]:
+    """The earlier version's examples plus teachers' reviewed grades, each answer once.
+
+    An earlier version already holds the grades reviewed before it; a teacher may have changed one since,
+    so the reviewed grade of the same answer to the same question replaces the earlier copy.
+    """
+    reviewed_keys = {(example.question_id, example.answer.strip()) for example in reviewed}
+    kept = [example for example in base if (example.question_id, example.answer.strip()) not in reviewed_keys]
+    return kept + reviewed
+
+
 SEED_DATA_DIR = Path(__file__).resolve().parent / "seed_data" / "saf_english"
 
 
@@ -234,10 +269,11 @@ def grader_training_run(*, job: Job) -> dict[str, Any]:
     def progress(done: int, total: int) -> None:
         job_progress_set(job=job, progress=min(99, int(100 * done / max(total, 1))), total=100)
 
-    if len(base) + len(reviewed) < 10:
+    examples = examples_merge(base, reviewed)
+    if len(examples) < 10:
         raise ApplicationError("There is too little graded data to train on yet: review some grades first.")
     return grader_train_and_register(
-        examples=base + reviewed,
+        examples=examples,
         job_id=str(job.pk),
         user=job.created_by,
         progress=progress,

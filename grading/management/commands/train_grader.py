@@ -15,7 +15,8 @@ class Command(BaseCommand):
     help = (
         "Train the label-and-score grader from graded answers (SAF XML files or folders, or CSV with columns "
         "question_id,question,reference_answer,answer,label,score[,feedback]); hold out part of the data, "
-        "register a candidate version with its held-out figures, and with --activate make it the active grader."
+        "register a candidate version with its held-out figures (then trained again on all the data), and with "
+        "--activate make it the active grader."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,6 +25,15 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="Version name (default: grader-<timestamp>)")
         parser.add_argument("--include-reviewed", action="store_true", help="Add teachers' reviewed grades")
         parser.add_argument("--fast", action="store_true", help="A tiny training run (for tests and demos)")
+        parser.add_argument(
+            "--no-refit",
+            action="store_true",
+            help=(
+                "Keep the fit measured on the held-out part as the version, with the held-out answers written "
+                "beside it (heldout_unseen_answers.csv, heldout_unseen_questions.csv) for evaluate_grader; by "
+                "default the version is trained again on every answer once it has been measured"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -36,6 +46,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 activate=options["activate"],
                 fast=options["fast"],
+                refit=not options["no_refit"],
                 progress=lambda done, total: self.stderr.write(f"  {done}/{total}"),
             )
         except (ApplicationError, ModelError) as error:
