@@ -770,6 +770,11 @@ def reply_plan(
         if kind == "confused" and target is not None:
             text = _focus_question(target)
             return make("focus", refusal + text, "unsure: focus on the step", level=1, flag=flag)
+        if target is not None and state.tutor_turns >= 1:
+            # They have told us how they went about it, with no new numbers: asking again would repeat
+            # the opening question, so point at the first step they have not reached.
+            text = _focus_question(target)
+            return make("focus", refusal + text, "explained without numbers: focus on the step", level=1, flag=flag)
         text = "Can you tell me how you worked it out, step by step?"
         return make("probing", refusal + text, "ask for the reasoning", level=1, flag=flag)
     if target is None:

@@ -135,6 +135,17 @@ def test_first_turn_invites_the_student_to_explain() -> None:
     assert plan.text == "Hi Ada, could you please walk me through your solution?"
 
 
+def test_an_explanation_without_numbers_is_answered_with_the_next_step_not_the_same_question() -> None:
+    plans = play(SPOONS, [FIRST_ATTEMPT, "I took away the spoons she used and then the ones from her husband."])
+
+    assert plans[0].text.endswith("walk me through your solution?")
+    assert plans[1].move == "focus"
+    assert plans[1].text == "Okay, so what was the total number of spoons from Julia and her husband?"
+    # Before any tutor turn, the same message is met with the question about how they worked.
+    (opening,) = play(SPOONS, ["I took away the spoons she used and then the ones from her husband."])
+    assert opening.move == "generic" and "walk me through your solution" in opening.text
+
+
 def test_a_wrong_step_is_probed_then_focused_on_more_and_more_specifically() -> None:
     plans = play(
         SPOONS,
