@@ -600,11 +600,87 @@ def _focus_question(step: Step, *, lead: str = "Okay, so") -> str:
     made replies longer and less like the teachers' (sacreBLEU 7.17 -> 6.64 on the held-out part).
     """
     question = step.question
-    if not lead or question.split(" ", 1)[0].rstrip(",") in _CONNECTIVES:
+    first = question.split(" ", 1)[0].rstrip(",")
+    if not lead or first in _CONNECTIVES:
         return question
-    return f"{lead} {question[0].lower()}{question[1:]}"
+    if first.lower() in _COMMON_OPENERS:
+        question = question[0].lower() + question[1:]
+    return f"{lead} {question}"  # a name ("Jasper spent how much ...?") keeps its capital
 
 
+# Words a worked solution's sentence starts with that are not names: lowercased after "Okay, so".
+_COMMON_OPENERS = frozenset(
+    [
+        "what",
+        "how",
+        "which",
+        "who",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "is",
+        "are",
+        "was",
+        "were",
+        "does",
+        "do",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "the",
+        "a",
+        "an",
+        "each",
+        "every",
+        "his",
+        "her",
+        "their",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "he",
+        "she",
+        "they",
+        "it",
+        "we",
+        "you",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "half",
+        "double",
+        "twice",
+        "after",
+        "before",
+        "altogether",
+        "together",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "to",
+        "with",
+        "by",
+        "of",
+        "all",
+        "both",
+        "total",
+    ]
+)
 _CONNECTIVES = frozenset({"So", "Since", "If", "Then", "Therefore", "Thus", "And", "But", "Now", "Okay", "Finally"})
 _LEAD_RE = re.compile(r"^(?:Okay|So),?\s+(?:so\s+)?(?=\w)")
 
@@ -668,10 +744,10 @@ class _Planner:
             # A template quoted a number it may not show (e.g. the statement itself contains it).
             text = safe_probing_reply(self.facts, known_steps=self.state.known_steps, forbidden=forbidden)
             move, reason = "probing", reason + "; template caught by the check"
+        # The model may say the problem's numbers, the plan's and the results the student has reached; not
+        # the student's wrong numbers unless the plan asks about them ("Jasper spent 45 cents", written by
+        # the tiny model after a student's "45?", would state a wrong result as a fact).
         allowed = set(numbers_in(self.facts.statement)) | set(numbers_in(text))
-        for turn in self.dialogue:
-            if turn.speaker == STUDENT:
-                allowed |= set(numbers_in(turn.text))
         allowed |= {step.result for step in self.facts.steps if step.index in self.state.known_steps}
         allowed = {value for value in allowed if not contains_number(forbidden, value)}
         return ReplyPlan(
@@ -768,12 +844,12 @@ def reply_plan(
                 text += f" {target.question}"
             return make("probing", refusal + text, "probe a number not in the solution", level=1, flag=flag)
         if kind == "confused" and target is not None:
-            text = _focus_question(target)
+            text = _focus_question(target, lead="So" if refusal else "Okay, so")
             return make("focus", refusal + text, "unsure: focus on the step", level=1, flag=flag)
         if target is not None and state.tutor_turns >= 1:
             # They have told us how they went about it, with no new numbers: asking again would repeat
             # the opening question, so point at the first step they have not reached.
-            text = _focus_question(target)
+            text = _focus_question(target, lead="So" if refusal else "Okay, so")
             return make("focus", refusal + text, "explained without numbers: focus on the step", level=1, flag=flag)
         text = "Can you tell me how you worked it out, step by step?"
         return make("probing", refusal + text, "ask for the reasoning", level=1, flag=flag)
@@ -781,7 +857,7 @@ def reply_plan(
         text = "Which calculation are you least sure about? Try doing it again."
         return make("probing", refusal + text, "no parsed steps: ask to recheck", level=2, flag=flag)
     if stalled == 2:
-        text = _focus_question(target)
+        text = _focus_question(target, lead="So" if refusal else "Okay, so")
         return make("focus", refusal + text, "stuck twice: focus on the step", level=1, flag=flag)
     text = f"{target.question} Try working out {target.expression}."
     return make("focus", refusal + text, "stuck again: give the calculation", level=2, flag=flag)
@@ -912,7 +988,8 @@ class ReplyGate:
             return found
         for value in numbers_in(text):
             if not contains_number(self.plan.allowed_values, value):
-                return f"a number ({format_number(value)}) that is not in the problem, the plan or the student's work"
+                number = format_number(value)
+                return f"a number ({number}) that is not in the problem, the plan or a result the student reached"
         lowered = text.lower()
         for phrase in JUNK_PHRASES:
             if phrase in lowered:

@@ -146,6 +146,17 @@ def test_an_explanation_without_numbers_is_answered_with_the_next_step_not_the_s
     assert opening.move == "generic" and "walk me through your solution" in opening.text
 
 
+def test_a_focus_question_that_starts_with_a_name_keeps_its_capital() -> None:
+    jasper = ProblemFacts.build(
+        statement="Jasper buys cheese for $10, cream cheese for $5 and cold cuts for $20. How much does he spend?",
+        worked_solution="Jasper spent $10 + $5 + $20 = $35 on the ingredients.\n 35",
+        final_answer="35",
+    )
+    plans = play(jasper, ["I got $45", "I added up what he bought."])
+
+    assert plans[1].text == "Okay, so Jasper spent how much on the ingredients?"
+
+
 def test_a_wrong_step_is_probed_then_focused_on_more_and_more_specifically() -> None:
     plans = play(
         SPOONS,
@@ -332,6 +343,20 @@ def test_the_gate_refuses_a_reply_that_parrots_the_student_or_drops_the_plan() -
     assert gate.final_text()[1] == "replaced: it repeats the student's message"
     _, gate = run_gate(["Good", " try", ".", " What", " is", " 12", " +", " 3", "?"])
     assert gate.final_text()[1] == "replaced: it lost what the planned reply asks"
+
+
+def test_the_gate_refuses_a_reply_that_states_the_students_wrong_number_as_a_fact() -> None:
+    # The student's 12 - 3 = 9 and their answer 4: the tiny model likes to repeat them as results.
+    pieces = ["So", " Julia", " had", " 9", " spoons", ".", " What", " was", " the", " total", " number", " of"]
+    pieces += [" spoons", " from", " Julia", " and", " her", " husband", "?"]
+    _, gate = run_gate(pieces, plan=_focus_plan(), context="no idea")
+    text, check = gate.final_text()
+    assert check == "replaced: a number (9) that is not in the problem, the plan or a result the student reached"
+    assert text == _focus_plan().text
+    # A result the student did reach may be said.
+    plan = play(SPOONS, [FIRST_ATTEMPT, "Oh, 12 + 3 = 15 spoons"])[1]
+    _, gate = run_gate(["Great", ",", " 15", " is", " right", "!"], plan=plan, context="Oh, 12 + 3 = 15 spoons")
+    assert gate.final_text()[0].startswith("Great, 15 is right!")
 
 
 @pytest.mark.parametrize(
