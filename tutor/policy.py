@@ -551,11 +551,32 @@ def _wrong_computation(text: str, facts: ProblemFacts) -> tuple[str, float | Non
     """
     for match in EQUATION_RE.finditer(text):
         result = parse_number(match.group("result"))
-        if result is None or facts.step_for_value(result) is not None:
+        if result is None or facts.step_for_value(result) is not None or _is_clock_time(text, match):
             continue
         expression = " ".join(match.group("expression").split())
         return expression, result, expression_value(expression)
     return None
+
+
+_CLOCK_RE = re.compile(r"\b\d{1,2}:\d{2}\b(?:\s*[AaPp]\.?[Mm]\b\.?)?")
+
+
+def _as_written(text: str, value: float) -> str:
+    """A number as the student wrote it when it is part of a clock time ("7:26 PM", not "26")."""
+    for mention in reversed(number_mentions(text, words=False)):
+        if same_number(mention.value, value):
+            for clock in _CLOCK_RE.finditer(text):
+                if clock.start() <= mention.start < clock.end():
+                    return clock.group(0).rstrip(".")
+            break
+    return format_number(value)
+
+
+def _is_clock_time(text: str, match: re.Match[str]) -> bool:
+    """ "6:48 PM + 38 minutes = 7:26 PM" is arithmetic on times, not "48 PM + 38 minutes = 7"."""
+    before = text[max(0, match.start() - 2) : match.start()]
+    after = text[match.end() : match.end() + 2]
+    return bool(re.fullmatch(r"\d:", before) or re.match(r":\d", after) or re.search(r"\d:\d", match.group(0)))
 
 
 _OPERATION_RE = re.compile(r"^\s*\$?(?P<a>[\d.,]+)[^\d]*?(?P<op>[-+*/x×÷–])\s*\$?(?P<b>[\d.,]+)\D*$")
@@ -839,7 +860,7 @@ def reply_plan(
             return make("probing", refusal + text, "probe the step that leaves the solution", level=1, flag=flag)
         theirs = [value for value in numbers_in(last.text) if facts.step_for_value(value) is None]
         if theirs and kind == "attempt":
-            text = f"Can you tell me how you got {format_number(theirs[-1])}?"
+            text = f"Can you tell me how you got {_as_written(last.text, theirs[-1])}?"
             if target is not None:
                 text += f" {target.question}"
             return make("probing", refusal + text, "probe a number not in the solution", level=1, flag=flag)

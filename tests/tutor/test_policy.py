@@ -157,6 +157,18 @@ def test_a_focus_question_that_starts_with_a_name_keeps_its_capital() -> None:
     assert plans[1].text == "Okay, so Jasper spent how much on the ingredients?"
 
 
+def test_clock_times_are_not_read_as_a_wrong_calculation() -> None:
+    sunset = ProblemFacts.build(
+        statement="The sun sets at 6:48 PM. It is 6:10 PM now. How many minutes until the sun sets?",
+        worked_solution="From 6:10 to 6:48 there are 48 - 10 = 38 minutes.\n 38",
+        final_answer="38",
+    )
+    plans = play(sunset, ["I think 7:26", "So 6:48 PM + 38 minutes = 7:26 PM"])
+
+    assert not plans[1].reason.startswith("arithmetic slip")
+    assert plans[1].text.startswith("Can you tell me how you got 7:26 PM?")
+
+
 def test_a_wrong_step_is_probed_then_focused_on_more_and_more_specifically() -> None:
     plans = play(
         SPOONS,
