@@ -171,7 +171,7 @@ def fold_outputs(
             answers = [_prepare_answer(e.answer) for e in test]
             blank = np.array([_is_blank(a) for a in answers])
             todo = np.where(~blank)[0]
-            batch = _featurise([test[i] for i in todo], [answers[i] for i in todo])
+            batch = _featurise([test[i] for i in todo], [answers[i] for i in todo], grader.parts.key_scheme)
             feature_log_p, logits, known = grader.components(batch, every_row=True)
             parts = grader.parts
             partial = np.array([parts.partial_score_by_key.get(k, parts.partial_score) for k in batch.keys])

@@ -7,7 +7,7 @@ from typing import Any
 
 from grading.feedback import FeedbackItem, feedback_write
 from grading.grader import active_grader_dir, bank_load
-from grading.grader_model import GradingExample, grader_evaluate, grader_load
+from grading.grader_model import GradingExample, grader_evaluate, grader_load, question_text_key
 
 
 def text_similarity(predictions: list[str], references: list[str]) -> dict[str, float]:
@@ -37,7 +37,7 @@ def grader_evaluate_file(
         items = [
             FeedbackItem(
                 question=example.question,
-                question_key=example.question_id or example.question,
+                question_key=question_text_key(example.question),
                 reference_answers=example.reference_answers,
                 answer=example.answer,
                 label=prediction.label,

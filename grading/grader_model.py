@@ -55,6 +55,7 @@ __all__ = [
     "grader_load",
     "grader_train",
     "neutralise_instructions",
+    "question_text_key",
 ]
 
 LABELS = ("correct", "partially_correct", "incorrect")
@@ -190,10 +191,24 @@ def _is_blank(answer: str) -> bool:
     return " ".join(answer.lower().split()).rstrip(".!") in _BLANK_ANSWERS or not _ALNUM.search(answer)
 
 
-def _question_key(example: GradingExample) -> str:
-    # Both the id and the text: SAF reuses ids across questions, and a teacher may reuse a text.
-    text = " ".join(_clean(example.question).lower().split())
-    return hashlib.sha1(f"{example.question_id}\x1f{text}".encode(), usedforsecurity=False).hexdigest()
+# How a question is recognised as one the grader has graded answers of. Scheme 2 (since 2026-11-30): by
+# its text alone (case and spacing aside), so the same question keeps its graded neighbours whatever it is
+# called: a SAF file's stem, a course's "question-17", next year's copy of it in another course. Scheme 1,
+# the id and the text, is what graders trained before read their banks with.
+QUESTION_KEY_SCHEME = 2
+
+
+def question_text_key(question: str) -> str:
+    """A question's identity for its graded neighbours and feedback examples: its text, case and spacing aside."""
+    text = " ".join(_clean(question).lower().split())
+    return hashlib.sha1(f"question\x1f{text}".encode(), usedforsecurity=False).hexdigest()
+
+
+def _question_key(example: GradingExample, scheme: int = QUESTION_KEY_SCHEME) -> str:
+    if scheme == 1:
+        text = " ".join(_clean(example.question).lower().split())
+        return hashlib.sha1(f"{example.question_id}\x1f{text}".encode(), usedforsecurity=False).hexdigest()
+    return question_text_key(example.question)
 
 
 _STOPWORDS = frozenset(
@@ -299,7 +314,7 @@ class _Batch:
     base: np.ndarray
 
 
-def _featurise(examples: Sequence[GradingExample], answers: list[str]) -> _Batch:
+def _featurise(examples: Sequence[GradingExample], answers: list[str], key_scheme: int = QUESTION_KEY_SCHEME) -> _Batch:
     references = [[_clean(r) for r in e.reference_answers if _clean(r)] or [""] for e in examples]
     questions = [_clean(e.question) for e in examples]
     answer_vectors = _embed(answers)
@@ -338,7 +353,7 @@ def _featurise(examples: Sequence[GradingExample], answers: list[str]) -> _Batch
     return _Batch(
         answers=answers,
         references=references,
-        keys=[_question_key(e) for e in examples],
+        keys=[_question_key(e, key_scheme) for e in examples],
         answer_vectors=answer_vectors,
         base=np.asarray(rows, dtype=np.float64).reshape(len(answers), len(BASE_FEATURES)),
     )
@@ -690,6 +705,7 @@ class _Parts:
     partial_score: float
     partial_score_by_key: dict[str, float]
     info: dict = field(default_factory=dict)
+    key_scheme: int = QUESTION_KEY_SCHEME
 
 
 class Grader:
@@ -731,7 +747,7 @@ class Grader:
         todo = np.where(~blank)[0]
         if len(todo) == 0:
             return probabilities, scores
-        batch = _featurise([examples[i] for i in todo], [answers[i] for i in todo])
+        batch = _featurise([examples[i] for i in todo], [answers[i] for i in todo], self.parts.key_scheme)
         log_p = self._log_probabilities(batch, batch_size)
         p = np.exp(log_p)
         probabilities[todo] = p
@@ -945,6 +961,7 @@ def _save(output_dir: Path, parts: _Parts, encoder: Any, tokenizer: Any) -> None
         "base_features": BASE_FEATURES,
         "knn_features": KNN_FEATURES,
         "knn_views": ["minilm", "char_tfidf"][: _views(parts.bank)],
+        "question_key_scheme": parts.key_scheme,
         "unknown": parts.unknown.to_json(),
         "known": parts.known.to_json() if parts.known else None,
         "partial_score": parts.partial_score,
@@ -1012,6 +1029,7 @@ def _load(path: Path) -> Grader:
         partial_score=float(meta["partial_score"]),
         partial_score_by_key={k: float(v) for k, v in meta["partial_score_by_key"].items()},
         info=meta.get("info", {}),
+        key_scheme=int(meta.get("question_key_scheme", 1)),  # graders saved before the scheme existed: 1
     )
     encoder = tokenizer = None
     if meta["has_encoder"]:

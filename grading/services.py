@@ -114,11 +114,12 @@ def _example_for(submission: Submission) -> Any:
 
 def _feedback_item_for(submission: Submission) -> Any:
     from grading.feedback import FeedbackItem
+    from grading.grader_model import question_text_key
 
     question = submission.question
     return FeedbackItem(
         question=question.text,
-        question_key=question_key(question),
+        question_key=question_text_key(question.text),
         reference_answers=list(question.reference_answers),
         answer=submission.answer_text,
         label="incorrect",
@@ -130,11 +131,13 @@ def _feedback_item_for(submission: Submission) -> Any:
 
 def reviewed_feedback_rows(*, question_ids: list[int]) -> list[tuple[str, str, str, str]]:
     """Teacher-approved feedback on these questions: the examples new feedback is written from."""
+    from grading.grader_model import question_text_key
+
     grades = Grade.objects.filter(
         submission__question_id__in=question_ids, status__in=Grade.REVIEWED_STATUSES
     ).select_related("submission__question")
     return [
-        (question_key(grade.submission.question), grade.submission.answer_text, grade.label, grade.feedback)
+        (question_text_key(grade.submission.question.text), grade.submission.answer_text, grade.label, grade.feedback)
         for grade in grades
     ]
 

@@ -19,7 +19,7 @@ from core.errors import ApplicationError
 from core.models import Job
 from core.services import job_progress_set
 from grading.grader import bank_write
-from grading.grader_model import GradingExample, grader_evaluate, grader_load, grader_train
+from grading.grader_model import GradingExample, grader_evaluate, grader_load, grader_train, question_text_key
 from grading.models import Grade
 from grading.services import question_key
 from models_runtime import api as models
@@ -152,7 +152,7 @@ def grader_train_and_register(
         bank_write(
             directory,
             [
-                (example.question_id or example.question, example.answer, example.label or "", example.feedback)
+                (question_text_key(example.question), example.answer, example.label or "", example.feedback)
                 for example in kept
             ],
         )

@@ -10,7 +10,7 @@ from django.test import Client
 from accounts.models import Course, User
 from datasets_admin.demo import DEMO_DATA_DIR
 from grading.grader import bank_write
-from grading.grader_model import GraderConfig, GradingExample, grader_train
+from grading.grader_model import GraderConfig, GradingExample, grader_train, question_text_key
 from grading.training import examples_write
 from tests.accounts.factories import (
     PASSWORD,
@@ -93,7 +93,7 @@ def grader_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     examples = demo_examples()
     grader_train(examples, output_dir=directory, config=GraderConfig.fast())
     examples_write(directory, examples)
-    bank_write(directory, [(e.question_id, e.answer, e.label or "", e.feedback) for e in examples])
+    bank_write(directory, [(question_text_key(e.question), e.answer, e.label or "", e.feedback) for e in examples])
     return directory
 
 

@@ -305,6 +305,47 @@ def test_a_grader_saved_before_the_character_view_still_loads_and_grades(tmp_pat
     assert all(p.label in LABELS for p in reloaded.predict(HELD_OUT))
 
 
+def test_a_question_is_known_by_its_text_whatever_it_is_called(grader: Grader) -> None:
+    from dataclasses import replace
+
+    # The same questions as a course's ("question-17"), typed with other spacing and case.
+    renamed = [replace(e, question_id="question-17", question=f"  {e.question.upper()} ") for e in HELD_OUT]
+    answers = [_prepare_answer(e.answer) for e in renamed]
+
+    _, _, known_rows = grader.components(_featurise(renamed, answers))
+
+    assert known_rows.tolist() == [True, True, True, True, False]
+
+
+def test_a_grader_saved_with_question_ids_in_its_keys_still_knows_its_questions(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from grading.grader_model import _question_key, _save
+
+    grader_train(examples(), output_dir=tmp_path / "new", config=GraderConfig(use_cross_encoder=False))
+    parts = grader_load(tmp_path / "new").parts
+    # Before 2026-11-30 a question's key was its id and its text, and grader.json did not name a scheme.
+    parts.bank.keys = np.array([_question_key(e, 1) for e in examples() if e.answer != "No response"])
+    parts.partial_score_by_key = {}
+    _save(tmp_path / "old", parts, None, None)
+    meta_path = tmp_path / "old" / "grader.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["question_key_scheme"]
+    meta_path.write_text(json.dumps(meta))
+
+    reloaded = grader_load(tmp_path / "old")
+
+    assert reloaded.parts.key_scheme == 1
+    answers = [_prepare_answer(e.answer) for e in HELD_OUT]
+    _, _, known_rows = reloaded.components(_featurise(HELD_OUT, answers, 1))
+    assert known_rows.tolist() == [True, True, True, True, False]
+    assert [p.label for p in reloaded.predict(HELD_OUT[:2])] == [
+        p.label for p in grader_load(tmp_path / "new").predict(HELD_OUT[:2])
+    ]
+
+
 def test_the_cross_encoder_reads_only_the_rows_the_ensemble_weighs(
     grader: Grader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
