@@ -821,7 +821,7 @@ def reply_plan(
         if state.is_answer_revealed:
             text = f"Yes, {facts.final_answer} is right. Well done for finishing it."
         else:
-            text = "Correct, well done!"
+            text = f"Yes, {facts.final_answer} is correct, well done."
         reason = "the student stated the final answer"
         return make("generic", text, reason, is_solved=True, revealed=[facts.answer_value])
     if state.tutor_turns == 0:

@@ -238,7 +238,7 @@ def test_correct_final_answer_is_confirmed_and_solves_the_session() -> None:
     plans = play(SPOONS, [FIRST_ATTEMPT, "I see: 12 + 3 = 15 and 15 - 5 = 10 spoons"])
     assert plans[1].is_solved is True
     assert plans[1].move == "generic"
-    assert plans[1].text == "Correct, well done!"
+    assert plans[1].text == "Yes, 10 is correct, well done."
 
 
 # --- the check on every reply --------------------------------------------------------------------------

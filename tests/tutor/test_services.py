@@ -208,7 +208,7 @@ def test_stating_the_answer_solves_the_session(school: School, problem: Problem)
     session.refresh_from_db()
     assert session.status == TutorSession.Status.SOLVED
     assert session.finished_at is not None
-    assert confirmation.move == "generic" and confirmation.planned_text == "Correct, well done!"
+    assert confirmation.move == "generic" and confirmation.planned_text == "Yes, 10 is correct, well done."
     _answer_reply(confirmation)
     with pytest.raises(ConflictError, match="This session is solved"):
         turn_student_create(session=session, student=school.student, text="one more")
