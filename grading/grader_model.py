@@ -54,6 +54,7 @@ __all__ = [
     "grader_evaluate",
     "grader_load",
     "grader_train",
+    "grader_unload",
     "neutralise_instructions",
     "question_text_key",
 ]
@@ -1005,6 +1006,14 @@ def grader_load(path: Path) -> Grader:
                 del _cache[stale]
             _cache[key] = _load(path)
         return _cache[key]
+
+
+def grader_unload(path: Path) -> None:
+    """Forget a loaded grader (a measured fit about to be deleted): the cache holds no dead directories."""
+    resolved = str(Path(path).resolve())
+    with _cache_lock:
+        for stale in [k for k in _cache if k[0] == resolved]:
+            del _cache[stale]
 
 
 def _load(path: Path) -> Grader:

@@ -19,7 +19,14 @@ from core.errors import ApplicationError
 from core.models import Job
 from core.services import job_progress_set
 from grading.grader import bank_write
-from grading.grader_model import GradingExample, grader_evaluate, grader_load, grader_train, question_text_key
+from grading.grader_model import (
+    GradingExample,
+    grader_evaluate,
+    grader_load,
+    grader_train,
+    grader_unload,
+    question_text_key,
+)
 from grading.models import Grade
 from grading.services import question_key
 from models_runtime import api as models
@@ -140,6 +147,7 @@ def grader_train_and_register(
         if unseen_questions:
             heldout["unseen_questions"] = grader_evaluate(grader, unseen_questions)
         del grader
+        grader_unload(measured_dir)
         if refit:
             shutil.rmtree(measured_dir)
             info = grader_train(examples, output_dir=directory, progress=fit_progress(1), config=config)

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from grading import grader_model
 from grading.grader import BANK_FILE as FEEDBACK_BANK_FILE
 from grading.grader_model import LABELS, GradingExample, grader_load
 from grading.saf import CSV_COLUMNS
@@ -45,6 +46,7 @@ def test_the_version_is_measured_on_held_out_answers_then_refitted_on_all(models
     # The held-out answers are in this version's training data now: no CSV invites re-measuring on them.
     assert not (directory / "heldout_unseen_answers.csv").exists()
     assert not (directory / "measured_fit").exists()
+    assert not [key for key in grader_model._cache if key[0].endswith("measured_fit")]  # nor kept in memory
     version = ModelVersion.objects.get(name="refitted")
     assert version.status == ModelVersion.Status.CANDIDATE
     assert "then trained on all 48" in version.notes
