@@ -14,8 +14,7 @@ from django.test import override_settings
 from grading import grader_model
 from grading.grader import BANK_FILE as FEEDBACK_BANK_FILE
 from grading.grader_model import LABELS, GradingExample, grader_load
-from grading.saf import CSV_COLUMNS
-from grading.training import examples_load, examples_merge, grader_train_and_register
+from grading.training import examples_load, examples_merge, grader_train_and_register, heldout_csv_write
 from models_runtime import api as models
 from models_runtime.models import ModelVersion
 from tests.conftest import demo_examples
@@ -98,19 +97,9 @@ def test_reviewed_grades_replace_the_earlier_copy_of_the_same_answer() -> None:
     ]
 
 
-def _csv_write(path: Path, examples: list[GradingExample]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for e in examples:
-            writer.writerow(
-                [e.question_id, e.question, " || ".join(e.reference_answers), e.answer, e.label, e.score, e.feedback]
-            )
-
-
 def test_the_command_trains_activates_and_reports(models_dir: Path, tmp_path: Path, capsys) -> None:
     data = tmp_path / "answers.csv"
-    _csv_write(data, demo_examples())
+    heldout_csv_write(data, demo_examples())  # the documented CSV layout
 
     call_command("train_grader", "--data", str(data), "--fast", "--activate", "--name", "cmd-grader")
 
