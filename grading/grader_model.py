@@ -199,16 +199,19 @@ def _is_blank(answer: str) -> bool:
 QUESTION_KEY_SCHEME = 2
 
 
+def _question_text(question: str) -> str:
+    return " ".join(_clean(question).lower().split())
+
+
 def question_text_key(question: str) -> str:
     """A question's identity for its graded neighbours and feedback examples: its text, case and spacing aside."""
-    text = " ".join(_clean(question).lower().split())
-    return hashlib.sha1(f"question\x1f{text}".encode(), usedforsecurity=False).hexdigest()
+    return hashlib.sha1(f"question\x1f{_question_text(question)}".encode(), usedforsecurity=False).hexdigest()
 
 
 def _question_key(example: GradingExample, scheme: int = QUESTION_KEY_SCHEME) -> str:
     if scheme == 1:
-        text = " ".join(_clean(example.question).lower().split())
-        return hashlib.sha1(f"{example.question_id}\x1f{text}".encode(), usedforsecurity=False).hexdigest()
+        key = f"{example.question_id}\x1f{_question_text(example.question)}"
+        return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
     return question_text_key(example.question)
 
 

@@ -147,8 +147,8 @@ def grader_train_and_register(
         if unseen_questions:
             heldout["unseen_questions"] = grader_evaluate(grader, unseen_questions)
         del grader
-        grader_unload(measured_dir)
         if refit:
+            grader_unload(measured_dir)
             shutil.rmtree(measured_dir)
             info = grader_train(examples, output_dir=directory, progress=fit_progress(1), config=config)
             kept = examples

@@ -631,76 +631,10 @@ def _focus_question(step: Step, *, lead: str = "Okay, so") -> str:
 
 # Words a worked solution's sentence starts with that are not names: lowercased after "Okay, so".
 _COMMON_OPENERS = frozenset(
-    [
-        "what",
-        "how",
-        "which",
-        "who",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "is",
-        "are",
-        "was",
-        "were",
-        "does",
-        "do",
-        "did",
-        "can",
-        "could",
-        "will",
-        "would",
-        "the",
-        "a",
-        "an",
-        "each",
-        "every",
-        "his",
-        "her",
-        "their",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "he",
-        "she",
-        "they",
-        "it",
-        "we",
-        "you",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "half",
-        "double",
-        "twice",
-        "after",
-        "before",
-        "altogether",
-        "together",
-        "in",
-        "on",
-        "at",
-        "for",
-        "from",
-        "to",
-        "with",
-        "by",
-        "of",
-        "all",
-        "both",
-        "total",
-    ]
+    """what how which who whose when where why is are was were does do did can could will would the a an each
+    every his her their its this that these those there he she they it we you one two three four five six seven
+    eight nine ten half double twice after before altogether together in on at for from to with by of all both
+    total""".split()  # noqa: SIM905 - a word list reads better as text
 )
 _CONNECTIVES = frozenset({"So", "Since", "If", "Then", "Therefore", "Thus", "And", "But", "Now", "Okay", "Finally"})
 _LEAD_RE = re.compile(r"^(?:Okay|So),?\s+(?:so\s+)?(?=\w)")
@@ -834,6 +768,7 @@ def reply_plan(
     elif kind == "answer_request":
         refusal = "I won't just give you the answer, but we can get there together. "
 
+    lead = "So" if refusal else "Okay, so"  # after "I can't give you the answer, but ...", not "Okay"
     if state.last_progress and target is not None:
         praise = f"Yes, {format_number(state.last_progress[-1].result)} is right. "
         text = praise + _focus_question(target, lead="So")
@@ -865,12 +800,12 @@ def reply_plan(
                 text += f" {target.question}"
             return make("probing", refusal + text, "probe a number not in the solution", level=1, flag=flag)
         if kind == "confused" and target is not None:
-            text = _focus_question(target, lead="So" if refusal else "Okay, so")
+            text = _focus_question(target, lead=lead)
             return make("focus", refusal + text, "unsure: focus on the step", level=1, flag=flag)
         if target is not None and state.tutor_turns >= 1:
             # They have told us how they went about it, with no new numbers: asking again would repeat
             # the opening question, so point at the first step they have not reached.
-            text = _focus_question(target, lead="So" if refusal else "Okay, so")
+            text = _focus_question(target, lead=lead)
             return make("focus", refusal + text, "explained without numbers: focus on the step", level=1, flag=flag)
         text = "Can you tell me how you worked it out, step by step?"
         return make("probing", refusal + text, "ask for the reasoning", level=1, flag=flag)
@@ -878,7 +813,7 @@ def reply_plan(
         text = "Which calculation are you least sure about? Try doing it again."
         return make("probing", refusal + text, "no parsed steps: ask to recheck", level=2, flag=flag)
     if stalled == 2:
-        text = _focus_question(target, lead="So" if refusal else "Okay, so")
+        text = _focus_question(target, lead=lead)
         return make("focus", refusal + text, "stuck twice: focus on the step", level=1, flag=flag)
     text = f"{target.question} Try working out {target.expression}."
     return make("focus", refusal + text, "stuck again: give the calculation", level=2, flag=flag)
