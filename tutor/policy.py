@@ -77,7 +77,7 @@ class Step:
         """A question asking for this step's result without stating it."""
         prefix = _CLAUSE_SPLIT_RE.split(self.line[: self.start].strip())[-1].strip()
         match = _COPULA_RE.match(prefix)
-        if match and len(match.group("subject").split()) >= 2 and not number_mentions(match.group("subject")):
+        if match and _is_noun_phrase(match.group("subject")):
             subject = match.group("subject")
             first, _, rest = subject.partition(" ")
             if first in ("The", "A", "An", "Double", "Half", "Each", "Every", "His", "Her", "Their", "Its"):
@@ -104,13 +104,50 @@ class Step:
         if "…" in question:
             # The result is mentioned again later in the sentence ("... because …"): end before it.
             question = _DANGLING_RE.sub("", question[: question.index("…")].rstrip(" ,;:-"))
+        if at == 0 and self.start == 0:
+            # "100/2 = 50 people in the theater have brown eyes." -> "How many people in the theater have brown eyes?"
+            rest = masked[1:].strip().rstrip(".")
+            if re.match(r"[A-Za-z]", rest) and "…" not in rest and len(rest.split()) <= 20:
+                return f"{asking.capitalize()} {rest}?"
         if at == 0 or not question:
             return "What number do you get for this step?"
+        return question[0].upper() + question[1:] + "?"
+
+    def calculation_question(self) -> str:
+        """The step's sentence asking for the result of its calculation: "He caught 300*2 = how many pounds of tuna?".
+
+        A stronger hint than `question` (it names the calculation, never its result): MathDial's teachers
+        point at the calculation this way more often than they ask for a result in words.
+        """
+        before = self.line[: self.start].rstrip()
+        after = self.line[self.end :].strip()
+        for mention in reversed(number_mentions(after, words=False)):
+            if same_number(mention.value, self.result):
+                after = _DANGLING_RE.sub("", after[: mention.start].rstrip(" ,;:-"))
+        is_money = "$" in self.line[self.start : self.end].split("=")[-1]
+        asking = "how much" if is_money or not after[:1].isalpha() else "how many"
+        question = " ".join(part for part in (before, f"{self.expression} = {asking}", after.rstrip(".!?")) if part)
         return question[0].upper() + question[1:] + "?"
 
     @property
     def operands(self) -> list[float]:
         return numbers_in(self.expression, words=False)
+
+
+# A clause whose subject holds one of these is not "<noun phrase> is": "this means there would be",
+# "Counting all the animals shows there are", "and butterfly is".
+_NOT_A_SUBJECT = frozenset({"means", "meaning", "shows", "show", "showing", "there"})
+_NOT_A_SUBJECT_START = frozenset({"and", "or", "but", "so", "then", "this", "that", "it", "counting", "adding"})
+
+
+def _is_noun_phrase(subject: str) -> bool:
+    words = subject.lower().split()
+    return (
+        len(words) >= 2
+        and not number_mentions(subject)
+        and words[0] not in _NOT_A_SUBJECT_START
+        and not _NOT_A_SUBJECT.intersection(words)
+    )
 
 
 def solution_steps(worked_solution: str) -> tuple[Step, ...]:
@@ -597,6 +634,10 @@ def _why_question(expression: str) -> str:
     return f"Why did you divide {a} by {b}?"
 
 
+def last_tutor_text(dialogue: Sequence[DialogueTurn]) -> str:
+    return next((turn.text.strip() for turn in reversed(dialogue) if turn.speaker == TUTOR), "")
+
+
 def _first_name(name: str) -> str:
     return name.strip().split(" ")[0] if name.strip() else ""
 
@@ -788,10 +829,13 @@ def reply_plan(
             if true_value is not None and result is not None and not same_number(true_value, result):
                 text = f"Check your calculation {expression} = {format_number(result)}. What is {expression}?"
                 return make("focus", refusal + text, "arithmetic slip in the student's work", level=2, flag=flag)
-            text = _why_question(expression)
             if target is not None:
-                # The teachers' probes name what the step is for ("... so how many has Arvin done?").
-                text += f" {target.question}"
+                # MathDial's teachers answer a wrong calculation by pointing at the right one more often than by
+                # asking why (development dialogues: 55 focus turns to 40 probing): it names the calculation, not
+                # its result.
+                text = target.calculation_question()
+                return make("focus", refusal + text, "point at the calculation the step needs", level=1, flag=flag)
+            text = _why_question(expression)
             return make("probing", refusal + text, "probe the step that leaves the solution", level=1, flag=flag)
         theirs = [value for value in numbers_in(last.text) if facts.step_for_value(value) is None]
         if theirs and kind == "attempt":
@@ -812,11 +856,13 @@ def reply_plan(
     if target is None:
         text = "Which calculation are you least sure about? Try doing it again."
         return make("probing", refusal + text, "no parsed steps: ask to recheck", level=2, flag=flag)
+    text = target.calculation_question()
+    if last_tutor_text(dialogue).endswith(text):
+        # Not the same words twice in a row: the calculation alone.
+        text = f"Let's do just the calculation: what is {target.expression}?"
     if stalled == 2:
-        text = _focus_question(target, lead=lead)
-        return make("focus", refusal + text, "stuck twice: focus on the step", level=1, flag=flag)
-    text = f"{target.question} Try working out {target.expression}."
-    return make("focus", refusal + text, "stuck again: give the calculation", level=2, flag=flag)
+        return make("focus", refusal + text, "stuck twice: point at the calculation", level=1, flag=flag)
+    return make("focus", refusal + text, "stuck again: the calculation", level=2, flag=flag)
 
 
 def _telling_plan(planner: _Planner, attempts_before_telling: int, *, flag: str) -> ReplyPlan:

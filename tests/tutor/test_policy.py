@@ -117,6 +117,30 @@ def test_a_step_question_never_shows_the_hidden_result_as_a_gap() -> None:
     assert step.question == "He must keep his total at how many or below?"
 
 
+@pytest.mark.parametrize(
+    ("line", "question"),
+    [
+        # A line that starts with its calculation asks about what the result counts.
+        ("100/2 = 50 people in the theater have brown eyes.", "How many people in the theater have brown eyes?"),
+        ("80-50=30 more minutes", "How many more minutes?"),
+        # "<subject> is" only when the subject is a noun phrase, not "this means there" or "and butterfly".
+        (
+            "If the bakery can make 12 pies, this means there would be 12 * 3 = 36 pie pieces.",
+            "If the bakery can make 12 pies, this means there would be how many pie pieces?",
+        ),
+        (
+            "So far, time spent practicing backstroke, breaststroke, and butterfly is 50 + 9 + 121 = 180 hours",
+            "So far, time spent practicing backstroke, breaststroke, and butterfly is how many hours?",
+        ),
+        ("The number of trees that Amiyah cut is 20/100*400 = 80", "What is the number of trees that Amiyah cut?"),
+    ],
+)
+def test_a_step_question_reads_as_a_question_about_the_step(line: str, question: str) -> None:
+    [step] = solution_steps(line)
+    assert step.question == question
+    assert format_number(step.result) not in step.question
+
+
 # --- solved detection ------------------------------------------------------------------------------
 @pytest.mark.parametrize("text", ["$18", "18 dollars", "18.0", "I think it is eighteen", "So 3*6 = 18, she has $18."])
 def test_the_right_answer_is_recognised_in_any_form(text: str) -> None:
@@ -169,21 +193,28 @@ def test_clock_times_are_not_read_as_a_wrong_calculation() -> None:
     assert plans[1].text.startswith("Can you tell me how you got 7:26 PM?")
 
 
-def test_a_wrong_step_is_probed_then_focused_on_more_and_more_specifically() -> None:
+def test_a_wrong_step_is_pointed_at_and_never_in_the_same_words_twice_in_a_row() -> None:
     plans = play(
         SPOONS,
         [FIRST_ATTEMPT, "Julia used 12 - 3 = 9 spoons so 9 - 5 = 4", "I still think it is 4", "hmm 4?"],
         attempts_before_telling=10,
     )
-    assert [plan.move for plan in plans] == ["generic", "probing", "focus", "focus"]
-    assert plans[1].text == (
-        "Why did you subtract 3 from 12? What was the total number of spoons from Julia and her husband?"
-    )
-    # The diverging step, asked for in the words of its line of the worked solution.
-    assert plans[2].text == "Okay, so what was the total number of spoons from Julia and her husband?"
-    # More specific: the calculation itself.
-    assert plans[3].text == "What was the total number of spoons from Julia and her husband? Try working out 12+3."
+    assert [plan.move for plan in plans] == ["generic", "focus", "focus", "focus"]
+    # The diverging step, in the words of its line of the worked solution, with its calculation, not its result.
+    pointed = "The total number of spoons from Julia and her husband was 12+3 = how many spoons?"
+    assert plans[1].text == pointed
+    assert plans[2].text == "Let's do just the calculation: what is 12+3?"
+    assert plans[3].text == pointed
+    assert [plan.level for plan in plans[1:]] == [1, 1, 2]
     assert all("15" not in plan.text and "10" not in plan.text for plan in plans)
+
+
+def test_a_calculation_question_hides_the_result_wherever_the_line_repeats_it() -> None:
+    solution = "He must keep his total at 5*60=300 or below because 300 is the limit.\nSo 300-200=100 left"
+    [step, _] = solution_steps(solution)
+    assert step.calculation_question() == "He must keep his total at 5*60 = how many or below?"
+    [step] = solution_steps("Jan has $70 + $10 = $80.")
+    assert step.calculation_question() == "Jan has $70 + $10 = how much?"
 
 
 def test_an_arithmetic_slip_gets_a_focus_on_that_calculation() -> None:
@@ -302,7 +333,7 @@ def _plan_after_injection():
 
 
 def _focus_plan():
-    plan = play(SPOONS, [FIRST_ATTEMPT, "I still think 4", "no idea"])[2]
+    plan = play(SPOONS, [FIRST_ATTEMPT, "no idea"])[1]
     assert plan.text == "Okay, so what was the total number of spoons from Julia and her husband?"
     return plan
 
