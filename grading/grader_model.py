@@ -8,7 +8,8 @@ Method (measured in ``bench/grader_experiments.py``, decided in ``docs/decisions
   and negation cues. Logistic regression on these generalises to questions it has never seen.
 * For questions with graded answers in the training data ("known" questions), similarity-weighted
   votes of the nearest graded answers of the same question are added (a second logistic regression),
-  neighbours found twice: by sentence embedding and by TF-IDF weighted character n-grams.
+  neighbours found twice: by sentence embedding and by TF-IDF weighted character n-grams; beside
+  them, a kernel ridge regression of the question's labels and scores on the character n-grams.
 * A cross-encoder: all-MiniLM-L6-v2 fine-tuned on "reference [SEP] answer" pairs with a 3-way
   label head and a score head.
 * The two are combined in log-probability space with weights chosen by grouped cross-validation: on
@@ -107,6 +108,10 @@ class GraderConfig:
     knn_k: int = 10
     knn_temperature: float = 0.05
     min_known_answers: int = 5
+    # Kernel ridge regression on the character view (labels and score), per known question: the strength
+    # of its ridge penalty and the constant added to the kernel (an intercept, all but unpenalised).
+    ridge_lambda: float = 3.0
+    ridge_offset: float = 3.0
     feature_c_unknown: float = 0.1
     feature_c_known: float = 0.3
     # Log-linear ensemble: z = w_feature * log p_feature + w_encoder * encoder_logits. Chosen by
@@ -293,6 +298,7 @@ KNN_FEATURES = (  # noqa: SIM905
     "knn_correct knn_partial knn_incorrect prior_correct prior_partial prior_incorrect "
     "max_sim_correct max_sim_partial max_sim_incorrect knn_score top_sim"
 ).split()
+RIDGE_FEATURES = "ridge_correct ridge_partial ridge_incorrect ridge_score".split()  # noqa: SIM905
 
 
 def _embed(texts: list[str]) -> np.ndarray:
@@ -430,13 +436,59 @@ def _neighbour_features(
     bank: _Bank,
     config: GraderConfig,
     exclude: np.ndarray | None = None,
+    ridge: bool = False,
+    ridge_weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Neighbour features of answers to one question against `pool` rows of the bank, per view."""
+    """Neighbour features of answers to one question against `pool` rows of the bank, per view.
+
+    With `ridge` (and a character view), the kernel ridge regression's predictions follow; `ridge_weights`
+    are its dual weights for `pool` (`_ridge_weights`), computed here when not given.
+    """
     blocks = [_knn_features(vectors @ bank.vectors[pool].T, pool, bank, config, exclude)]
     if bank.chars is not None:
         sims = np.asarray((chars @ bank.chars[pool].T).todense())
         blocks.append(_knn_features(sims, pool, bank, config, exclude))
+        if ridge:
+            blocks.append(_ridge_features(sims, pool, bank, config, exclude, ridge_weights))
     return np.hstack(blocks)
+
+
+def _ridge_targets(pool: np.ndarray, bank: _Bank) -> np.ndarray:
+    return np.hstack([np.eye(len(LABELS))[bank.labels[pool]], bank.scores[pool][:, None]])
+
+
+def _ridge_weights(pool: np.ndarray, bank: _Bank, config: GraderConfig) -> np.ndarray:
+    """Dual weights of a kernel ridge regression of one question's labels (one-hot) and scores on the
+    character view: cosine kernel plus a constant, so a prediction is `(sims + offset) @ weights`."""
+    kernel = np.asarray((bank.chars[pool] @ bank.chars[pool].T).todense(), dtype=np.float64) + config.ridge_offset
+    return np.linalg.solve(kernel + config.ridge_lambda * np.eye(len(pool)), _ridge_targets(pool, bank))
+
+
+def _ridge_features(
+    sims: np.ndarray,
+    pool: np.ndarray,
+    bank: _Bank,
+    config: GraderConfig,
+    exclude: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """A per-question linear model on the character n-grams: kernel ridge regression of the label shares
+    and the score over the question's graded answers (`RIDGE_FEATURES`).
+
+    In training (`exclude`: each answer is its pool's row of the same index, so `sims` is the pool's own
+    kernel) the predictions are leave-one-out, in closed form, like the neighbour votes beside them.
+    """
+    kernel = np.asarray(sims, dtype=np.float64) + config.ridge_offset
+    if exclude is not None:
+        if len(exclude) != len(pool) or not np.array_equal(exclude, np.arange(len(pool))):
+            raise ValueError("leave-one-out ridge features need the pool's own answers, in order")
+        targets = _ridge_targets(pool, bank)
+        hat = np.linalg.solve(kernel + config.ridge_lambda * np.eye(len(pool)), kernel)  # symmetric
+        leverage = np.diag(hat)[:, None]
+        return targets - (targets - hat @ targets) / (1.0 - leverage)
+    if weights is None:
+        weights = _ridge_weights(pool, bank, config)
+    return kernel @ weights
 
 
 def _knn_features(
@@ -710,6 +762,13 @@ class _Parts:
     partial_score_by_key: dict[str, float]
     info: dict = field(default_factory=dict)
     key_scheme: int = QUESTION_KEY_SCHEME
+    # Whether the known-question model reads the character view's ridge features (graders saved before
+    # 2026-11-30 do not: `known_ridge` is missing from their grader.json).
+    ridge: bool = True
+
+    @property
+    def uses_ridge(self) -> bool:
+        return self.ridge and self.known is not None and self.bank.chars is not None
 
 
 class Grader:
@@ -721,6 +780,7 @@ class Grader:
         self.encoder = encoder
         self.tokenizer = tokenizer
         self._groups = parts.bank.groups()
+        self._ridge_weights: dict[str, np.ndarray] = {}  # per question key, computed at first use
         self._lock = threading.Lock()
 
     @property
@@ -783,9 +843,18 @@ class Grader:
                     by_key.setdefault(key, []).append(i)
             bank = self.parts.bank
             chars = _char_vectors(batch.answers, bank.char_idf) if bank.char_idf is not None and by_key else None
+            ridge = self.parts.uses_ridge
             for key, rows in by_key.items():
                 row_chars = chars[rows] if chars is not None else None
-                neighbours = _neighbour_features(batch.answer_vectors[rows], row_chars, self._groups[key], bank, config)
+                pool = self._groups[key]
+                weights = None
+                if ridge:
+                    weights = self._ridge_weights.get(key)
+                    if weights is None:
+                        weights = self._ridge_weights[key] = _ridge_weights(pool, bank, config)
+                neighbours = _neighbour_features(
+                    batch.answer_vectors[rows], row_chars, pool, bank, config, ridge=ridge, ridge_weights=weights
+                )
                 feature_log_p[rows] = self.parts.known.log_proba(np.hstack([batch.base[rows], neighbours]))
                 known[rows] = True
         if self.encoder is None:
@@ -878,11 +947,18 @@ def grader_train(
     known = None
     rows_known = np.concatenate([g for g in groups.values() if len(g) > config.min_known_answers] or [np.zeros(0, int)])
     if len(rows_known) >= 10 and len(np.unique(y[rows_known])) >= 2:
-        knn = np.zeros((len(train), len(KNN_FEATURES) * _views(bank)))
+        ridge = bank.chars is not None
+        knn = np.zeros((len(train), len(KNN_FEATURES) * _views(bank) + (len(RIDGE_FEATURES) if ridge else 0)))
         for group in groups.values():
             if len(group) > config.min_known_answers:
                 knn[group] = _neighbour_features(
-                    bank.vectors[group], bank.chars[group], group, bank, config, exclude=np.arange(len(group))
+                    bank.vectors[group],
+                    bank.chars[group],
+                    group,
+                    bank,
+                    config,
+                    exclude=np.arange(len(group)),
+                    ridge=ridge,
                 )
         x_known = np.hstack([batch.base, knn])[rows_known]
         known = _fit_linear(x_known, y[rows_known], config.feature_c_known, seed)
@@ -965,6 +1041,8 @@ def _save(output_dir: Path, parts: _Parts, encoder: Any, tokenizer: Any) -> None
         "base_features": BASE_FEATURES,
         "knn_features": KNN_FEATURES,
         "knn_views": ["minilm", "char_tfidf"][: _views(parts.bank)],
+        "known_ridge": parts.uses_ridge,
+        "ridge_features": RIDGE_FEATURES if parts.uses_ridge else [],
         "question_key_scheme": parts.key_scheme,
         "unknown": parts.unknown.to_json(),
         "known": parts.known.to_json() if parts.known else None,
@@ -1042,6 +1120,7 @@ def _load(path: Path) -> Grader:
         partial_score_by_key={k: float(v) for k, v in meta["partial_score_by_key"].items()},
         info=meta.get("info", {}),
         key_scheme=int(meta.get("question_key_scheme", 1)),  # graders saved before the scheme existed: 1
+        ridge=bool(meta.get("known_ridge", False)),  # graders saved before the ridge features: none
     )
     encoder = tokenizer = None
     if meta["has_encoder"]:

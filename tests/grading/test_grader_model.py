@@ -273,12 +273,71 @@ def test_character_ngrams_match_spelling_variants_that_embeddings_blur() -> None
 def test_known_question_model_uses_both_neighbour_views(trained: tuple[Path, dict, list], grader: Grader) -> None:
     import json
 
-    from grading.grader_model import BASE_FEATURES, KNN_FEATURES
+    from grading.grader_model import BASE_FEATURES, KNN_FEATURES, RIDGE_FEATURES
 
     meta = json.loads((trained[0] / "grader.json").read_text())
     assert meta["knn_views"] == ["minilm", "char_tfidf"]
+    assert meta["known_ridge"] is True
     assert grader.parts.known is not None
-    assert len(grader.parts.known.mean) == len(BASE_FEATURES) + 2 * len(KNN_FEATURES)
+    assert len(grader.parts.known.mean) == len(BASE_FEATURES) + 2 * len(KNN_FEATURES) + len(RIDGE_FEATURES)
+
+
+def test_ridge_features_in_training_are_leave_one_out() -> None:
+    import numpy as np
+
+    from grading.grader_model import _Bank, _char_counts, _char_idf, _char_vectors, _ridge_features
+
+    texts = [a for a, _, _ in CSMA_ANSWERS[:8]]
+    counts = _char_counts(texts)
+    chars = _char_vectors(texts, _char_idf(counts), counts)
+    labels = np.array([LABELS.index(label) for _, label, _ in CSMA_ANSWERS[:8]])
+    scores = np.array([score for _, _, score in CSMA_ANSWERS[:8]])
+    bank = _Bank(np.zeros((8, 2)), labels, scores, np.array(["q"] * 8), chars=chars)
+    config = GraderConfig(use_cross_encoder=False)
+    pool = np.arange(8)
+    sims = (chars @ chars.T).toarray()
+
+    loo = _ridge_features(sims, pool, bank, config, exclude=np.arange(8))
+
+    for i in range(8):
+        rest = np.delete(pool, i)
+        # The same regression fitted without answer i, applied to answer i.
+        expected = _ridge_features(sims[i : i + 1, rest], rest, bank, config)
+        assert loo[i] == pytest.approx(expected[0], abs=1e-9)
+
+
+def test_a_grader_saved_before_the_ridge_features_still_loads_and_grades_as_before(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from grading.grader_model import BASE_FEATURES, KNN_FEATURES, _char_vectors, _Linear, _neighbour_features, _save
+
+    grader_train(examples(), output_dir=tmp_path / "new", config=GraderConfig(use_cross_encoder=False))
+    parts = grader_load(tmp_path / "new").parts
+    assert parts.known is not None and parts.uses_ridge
+    # The older layout: a known-question model on the two views' neighbour votes, no ridge features, and
+    # no `known_ridge` in grader.json.
+    known, width = parts.known, len(BASE_FEATURES) + 2 * len(KNN_FEATURES)
+    parts.known = _Linear(known.mean[:width], known.scale[:width], known.coef[:, :width], known.intercept)
+    _save(tmp_path / "old", parts, None, None)
+    meta_path = tmp_path / "old" / "grader.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["known_ridge"], meta["ridge_features"]
+    meta_path.write_text(json.dumps(meta))
+
+    reloaded = grader_load(tmp_path / "old")
+
+    assert not reloaded.parts.uses_ridge
+    rows = HELD_OUT[:2]
+    batch = _featurise(rows, [_prepare_answer(e.answer) for e in rows])
+    log_p, _, known_rows = reloaded.components(batch)
+    assert known_rows.tolist() == [True, True]
+    bank = reloaded.parts.bank
+    pool = reloaded._groups[batch.keys[0]]
+    chars = _char_vectors(batch.answers, bank.char_idf)
+    votes = _neighbour_features(batch.answer_vectors, chars, pool, bank, reloaded.config)
+    assert np.allclose(log_p, reloaded.parts.known.log_proba(np.hstack([batch.base, votes])))
 
 
 def test_a_grader_saved_before_the_character_view_still_loads_and_grades(tmp_path: Path) -> None:
