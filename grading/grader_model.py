@@ -36,6 +36,7 @@ import random
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -307,10 +308,31 @@ def _embed(texts: list[str]) -> np.ndarray:
     return embed(texts) if texts else np.zeros((0, 384), dtype=np.float32)
 
 
+# Question, reference and reference-segment texts recur in every batch of an assignment (the grading job
+# works in small chunks): their vectors are kept, most recently used last, up to this many texts.
+_TEXT_VECTORS: OrderedDict[str, np.ndarray] = OrderedDict()
+_TEXT_VECTORS_MAX = 4096
+_text_vectors_lock = threading.Lock()
+
+
 def _embed_unique(texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+    """Embed each distinct text once, reusing the vectors of texts seen in earlier batches."""
     unique = list(dict.fromkeys(texts))
     position = {text: i for i, text in enumerate(unique)}
-    return _embed(unique), [position[t] for t in texts]
+    with _text_vectors_lock:
+        known = {text: _TEXT_VECTORS[text] for text in unique if text in _TEXT_VECTORS}
+        for text in known:
+            _TEXT_VECTORS.move_to_end(text)
+    missing = [text for text in unique if text not in known]
+    if missing:
+        fresh = _embed(missing)
+        with _text_vectors_lock:
+            for text, vector in zip(missing, fresh, strict=True):
+                known[text] = _TEXT_VECTORS[text] = vector
+            while len(_TEXT_VECTORS) > _TEXT_VECTORS_MAX:
+                _TEXT_VECTORS.popitem(last=False)
+    vectors = np.stack([known[text] for text in unique]) if unique else _embed([])
+    return vectors, [position[t] for t in texts]
 
 
 @dataclass

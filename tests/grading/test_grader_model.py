@@ -5,6 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grading.grader_model import (
@@ -431,3 +432,25 @@ def test_the_cross_encoder_reads_only_the_rows_the_ensemble_weighs(
     # The same logits for the unseen question's answer (bfloat16 rounds with the batch's padding).
     assert every is not None
     assert every[~known] == pytest.approx(logits[~known], abs=0.02)
+
+
+def test_question_and_reference_vectors_are_reused_across_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from grading import grader_model
+
+    embedded: list[str] = []
+    original = grader_model._embed
+
+    def counting(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return original(texts)
+
+    monkeypatch.setattr(grader_model, "_embed", counting)
+    question = f"What does router {time.monotonic_ns()} do?"  # a text no other test embedded
+    texts = [question, "It forwards packets between networks, hop by hop.", question]
+    first, first_index = grader_model._embed_unique(texts)
+    assert embedded.count(question) == 1  # each distinct text once
+    embedded.clear()
+    again, again_index = grader_model._embed_unique(texts)
+    assert embedded == []  # the second batch of the same assignment embeds nothing again
+    assert first_index == again_index == [0, 1, 0]
+    np.testing.assert_allclose(first, again)
