@@ -94,8 +94,7 @@ class Step:
         if not after and before.endswith((":", "=")) and len(before.split()) >= 3:
             # "Then add two to find how many she had before: …" is an instruction, not a sentence to complete.
             return f"{before.rstrip(':= ').strip()}. What do you get?"
-        is_money = "$" in self.line[self.start : self.end].split("=")[-1]
-        asking = "how much" if is_money or not after[:1].isalpha() else "how many"
+        asking = self._asking(after)
         clause = masked
         if len(masked.split()) > 25:
             # A long sentence: keep the clause with the gap, and what follows it.
@@ -124,10 +123,14 @@ class Step:
         for mention in reversed(number_mentions(after, words=False)):
             if same_number(mention.value, self.result):
                 after = _DANGLING_RE.sub("", after[: mention.start].rstrip(" ,;:-"))
-        is_money = "$" in self.line[self.start : self.end].split("=")[-1]
-        asking = "how much" if is_money or not after[:1].isalpha() else "how many"
+        asking = self._asking(after)
         question = " ".join(part for part in (before, f"{self.expression} = {asking}", after.rstrip(".!?")) if part)
         return question[0].upper() + question[1:] + "?"
+
+    def _asking(self, after: str) -> str:
+        """ "how much" for money or when no unit follows the gap, else "how many"."""
+        is_money = "$" in self.line[self.start : self.end].split("=")[-1]
+        return "how much" if is_money or not after[:1].isalpha() else "how many"
 
     @property
     def operands(self) -> list[float]:
@@ -634,7 +637,7 @@ def _why_question(expression: str) -> str:
     return f"Why did you divide {a} by {b}?"
 
 
-def last_tutor_text(dialogue: Sequence[DialogueTurn]) -> str:
+def _last_tutor_text(dialogue: Sequence[DialogueTurn]) -> str:
     return next((turn.text.strip() for turn in reversed(dialogue) if turn.speaker == TUTOR), "")
 
 
@@ -857,7 +860,7 @@ def reply_plan(
         text = "Which calculation are you least sure about? Try doing it again."
         return make("probing", refusal + text, "no parsed steps: ask to recheck", level=2, flag=flag)
     text = target.calculation_question()
-    if last_tutor_text(dialogue).endswith(text):
+    if _last_tutor_text(dialogue).endswith(text):
         # Not the same words twice in a row: the calculation alone.
         text = f"Let's do just the calculation: what is {target.expression}?"
     if stalled == 2:
