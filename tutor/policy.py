@@ -335,6 +335,17 @@ OFF_TOPIC_WORDS = (
     "bored",
     "lunch",
 )
+# Words of a student talking about their work (checking, understanding, thanking, greeting): a message with one of
+# them is about the lesson even when it shares no word with the problem ("I double-checked and the figure is
+# correct", "Thank you, I understand now"). MathDial's students say such things often; none is off topic.
+_ON_TASK_TEXT = (
+    "answer answers correct correctly right wrong mistake mistakes error errors calculator calculation calculations "
+    "calculate figure figured check checked double-checked understand understood understanding problem problems "
+    "question questions step steps method working workings work worked solve solved solving solution math maths "
+    "equation operations think thought sure explain explaining explained thank thanks helping help learn learning "
+    "confident forgot forgotten missed hi hello okay"
+)
+ON_TASK_WORDS = frozenset(_ON_TASK_TEXT.split())
 _STOP_WORDS_TEXT = (
     "a an the and or but if of to in on at for with by from is are was were be been it its this that these "
     "those i you he she we they me my your his her our their so then than as do does did have has had not no "
@@ -414,7 +425,9 @@ def message_kind(text: str, facts: ProblemFacts) -> Kind:
         return "confused"
     topic_words = content_words(text)
     problem_words = content_words(facts.statement) | content_words(facts.worked_solution)
-    if _has_phrase(text, OFF_TOPIC_WORDS) or (len(topic_words) >= 3 and not topic_words & problem_words):
+    if _has_phrase(text, OFF_TOPIC_WORDS):
+        return "off_topic"
+    if len(topic_words) >= 3 and not topic_words & (problem_words | ON_TASK_WORDS):
         return "off_topic"
     return "other"
 

@@ -322,6 +322,21 @@ def test_off_topic_and_abusive_messages_are_answered_briefly_and_flagged() -> No
     assert message_kind("I don't know where to start", SPOONS) == "confused"
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        # MathDial students, flagged as off topic before: talk about their own work shares no word with the problem.
+        "Yes, I double-checked and the figure is correct.",
+        "Yes, I understand now. Thank you for helping me!",
+        "Hi, I'm doing okay. Thanks for asking.",
+        "I feel confident about my method with this problem.",
+    ],
+)
+def test_talk_about_ones_own_work_is_not_flagged_off_topic(message: str) -> None:
+    assert message_kind(message, SPOONS) == "other"
+    assert play(SPOONS, [FIRST_ATTEMPT, message])[1].flag == ""
+
+
 def test_a_plan_survives_storage() -> None:
     plan = play(SPOONS, [FIRST_ATTEMPT, "12 - 5 = 7"])[1]
     assert plan_from_dict(plan_to_dict(plan)) == plan
