@@ -138,8 +138,11 @@ def chat_batch(
     max_new_tokens: int | None = None,
     temperature: float = 0.0,
     stop: Sequence[str] = (),
+    version: ModelVersion | None = None,
 ) -> list[Generation]:
-    version = version_for_task(task)
+    """Complete several conversations in one batch with the version serving `task` (or `version`, to measure a
+    candidate before it serves anything)."""
+    version = version or version_for_task(task)
     requests = [
         _request(messages, max_new_tokens=max_new_tokens, temperature=temperature, stop=stop)
         for messages in conversations

@@ -140,6 +140,7 @@ def tutor_replies(
     attempts_before_telling: int,
     use_model: bool,
     max_new_tokens: int,
+    version: Any = None,
 ) -> list[TutorReply]:
     """The policy's next turn for each (dialogue, turns so far); the model rephrases them in one batch."""
     plans = [
@@ -160,7 +161,12 @@ def tutor_replies(
         template, messages = reply_prompt(statement=dialogue.facts.statement, student_message=last_student, plan=plan)
         conversations.append(messages)
     generations = models.chat_batch(
-        task=TASK, conversations=conversations, template=template, max_new_tokens=max_new_tokens, stop=STOP
+        task=TASK,
+        conversations=conversations,
+        template=template,
+        max_new_tokens=max_new_tokens,
+        stop=STOP,
+        version=version,
     )
     replies = []
     for (dialogue, turns), plan, generation in zip(items, plans, generations, strict=True):
@@ -189,7 +195,9 @@ def evaluate_next_turn(
     batch_size: int = 16,
     split: str = "heldout",
     progress: Callable[[str], None] | None = None,
+    version: Any = None,
 ) -> dict[str, Any]:
+    """Next-turn figures of the tutor (the model serving `tutor`, or `version`, a candidate being measured)."""
     from rouge_score import rouge_scorer
     from sacrebleu.metrics import BLEU
 
@@ -211,6 +219,7 @@ def evaluate_next_turn(
             attempts_before_telling=attempts_before_telling,
             use_model=use_model,
             max_new_tokens=max_new_tokens,
+            version=version,
         )
         if progress:
             progress(f"{len(replies)}/{len(items)} tutor turns")
@@ -229,7 +238,7 @@ def evaluate_next_turn(
         "rouge_l": round(sum(rouge) / len(rouge), 4) if rouge else None,
         "move_accuracy": round(sum(moves) / len(moves), 4) if moves else None,
         "model_text_kept": _model_kept_rate(use_model, replies),
-        "model": models.version_for_task(TASK).name if use_model else None,
+        "model": (version or models.version_for_task(TASK)).name if use_model else None,
         "policy": POLICY_VERSION,
         "seed": seed,
         "seconds": round(time.monotonic() - started, 1),

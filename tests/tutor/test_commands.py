@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
@@ -11,47 +10,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.conftest import School
-from tests.tutor.factories import SPOONS_SOLUTION, SPOONS_STATEMENT
 from tutor.evaluation import evaluate_interactive
 from tutor.models import Problem, TutorSession
 
 pytestmark = pytest.mark.django_db
-
-CONVERSATION = (
-    "Teacher: (generic)Hi Mariana, could you please walk me through your solution?|EOM|"
-    "Student: I started with 12 - 3 = 9 and then 9 - 5 = 4.|EOM|"
-    "Teacher: (probing)Why did you subtract the 3 spoons she used?|EOM|"
-    "Mariana: Because she used them.|EOM|"
-    "Teacher: (focus)She still has those spoons. How many is 12 + 3?|EOM|"
-    "Student: 15, so 15 - 5 = 10."
-)
-
-
-@pytest.fixture
-def mathdial_file(tmp_path: Path) -> Path:
-    """Five qids: the held-out part (last 20% of qids) is the last one."""
-    buffer = io.StringIO()
-    columns = ["qid", "scenario", "question", "ground_truth", "student_incorrect_solution", "student_profile",
-               "teacher_described_confusion", "self-correctness", "conversation"]  # fmt: skip
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    for number in range(1, 6):
-        writer.writerow(
-            {
-                "qid": str(6000020 + number),
-                "scenario": "1",
-                "question": SPOONS_STATEMENT.replace("Julia", f"Julia {number}"),
-                "ground_truth": SPOONS_SOLUTION,
-                "student_incorrect_solution": "12 - 3 = 9 and 9 - 5 = 4, so 4 spoons.\n 4",
-                "student_profile": "Mariana is a 7th grade student.",
-                "teacher_described_confusion": "subtracting instead of adding",
-                "self-correctness": "Yes",
-                "conversation": CONVERSATION,
-            }
-        )
-    path = tmp_path / "mathdial_dev.csv"
-    path.write_text(buffer.getvalue(), encoding="utf-8")
-    return path
 
 
 def test_import_problems_command(school: School, mathdial_file: Path) -> None:
