@@ -234,3 +234,8 @@ def training_pair_rows(*, user: Any, course_id: Any = None) -> Iterator[dict[str
                 "provenance": turn.provenance.get("model_version", ""),
                 "flagged_by": turn.flagged_by.username if turn.flagged_by else "",
             }
+
+
+def better_reply_count() -> int:
+    """Better replies teachers wrote for flagged tutor turns, across the school: what the tutor's model learns from."""
+    return Turn.objects.filter(speaker=Turn.Speaker.TUTOR, is_flagged=True).exclude(better_reply="").count()

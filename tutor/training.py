@@ -29,6 +29,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.errors import ApplicationError
+from core.models import Job
+from core.services import job_progress_set
 from models_runtime import api as models
 from models_runtime.models import ModelVersion
 from tutor.evaluation import dialogues_load, heldout
@@ -132,6 +134,7 @@ def tutor_model_train(
         AutoModelForCausalLM,
         AutoTokenizer,
         DataCollatorForSeq2Seq,
+        PrinterCallback,
         Trainer,
         TrainingArguments,
     )
@@ -184,6 +187,7 @@ def tutor_model_train(
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
         callbacks=[_Progress.callback(progress)] if progress else None,
     )
+    trainer.remove_callback(PrinterCallback)  # it prints every log line to stdout; progress goes to `progress`
     result = trainer.train()
     model.save_pretrained(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
@@ -296,3 +300,22 @@ def evaluate_version(version: ModelVersion, *, data: Path, limit: int | None = N
     from tutor.evaluation import evaluate_next_turn
 
     return evaluate_next_turn(path=data, limit=limit, use_model=True, split="heldout", version=version)
+
+
+def tutor_model_training_run(*, job: Job) -> dict[str, Any]:
+    """The admins' job: fine-tune the model serving the tutor on teachers' better replies (nothing else is
+    read at run time). The result is a candidate version, compared and activated on the models page."""
+    count = len(correction_examples())
+    job_progress_set(job=job, progress=0, total=100, message=f"{count} better replies written by teachers")
+
+    def progress(step: int, total: int) -> None:
+        job_progress_set(job=job, progress=min(99, int(100 * step / max(total, 1))), total=100)
+
+    return tutor_model_train_and_register(
+        data=None,
+        epochs=float(job.params.get("epochs", 3.0)),
+        max_steps=int(job.params.get("max_steps", -1)),
+        job_id=str(job.pk),
+        user=job.created_by,
+        progress=progress,
+    )

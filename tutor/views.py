@@ -28,11 +28,12 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Course, Role
 from accounts.permissions import course_is_taught_by, role_required, user_role
 from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
-from core.http import HtmxHttpRequest
+from core.http import HtmxHttpRequest, job_start_redirect
 from tutor.importers import FORMATS
 from tutor.models import Turn, TutorSession, TutorSettings
 from tutor.replies import ReplyEvents
 from tutor.selectors import (
+    better_reply_count,
     course_list_for_tutor,
     problem_get_for_user,
     problem_list_for_user,
@@ -341,7 +342,26 @@ def _course_filter(request: HttpRequest) -> tuple[list[Course], Course | None]:
 def dashboard(request: HttpRequest) -> HttpResponse:
     courses, course = _course_filter(request)
     figures = session_figures(user=request.user, course_id=course.pk if course else None)
-    return render(request, "tutor/dashboard.html", {"courses": courses, "course": course, "figures": figures})
+    context: dict[str, Any] = {"courses": courses, "course": course, "figures": figures}
+    if user_role(request.user) == Role.ADMIN:
+        context["better_replies"] = better_reply_count()
+    return render(request, "tutor/dashboard.html", context)
+
+
+@role_required(Role.ADMIN)
+@require_POST
+def model_train(request: HttpRequest) -> HttpResponse:
+    """Admins: fine-tune the tutor's model on teachers' better replies, in the background."""
+    from tutor.tasks import tutor_model_train_task
+
+    return job_start_redirect(
+        request,
+        failure_url=reverse("tutor:dashboard"),
+        kind="tutor.model_train",
+        title="Train the tutor's model on teachers' better replies",
+        task=tutor_model_train_task,
+        unique_key="tutor.model_train",
+    )
 
 
 @role_required(*EVERYONE)

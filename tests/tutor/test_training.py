@@ -8,13 +8,21 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
+from core.models import Job
+from core.services import job_run
 from models_runtime import api as models
 from models_runtime.models import ModelVersion
-from tests.conftest import School
+from tests.conftest import School, client_for
 from tutor.models import Problem, Turn
-from tutor.services import session_start, turn_flag, turn_student_create
-from tutor.training import correction_examples, mathdial_examples, tutor_model_train_and_register
+from tutor.services import session_abandon, session_start, turn_flag, turn_student_create
+from tutor.training import (
+    correction_examples,
+    mathdial_examples,
+    tutor_model_train_and_register,
+    tutor_model_training_run,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +70,7 @@ def test_a_teachers_better_reply_is_a_training_example(school: School, problem: 
     assert "I got 4 because 12 - 3 = 9" in prompt and reply.planned_text in prompt
 
 
-def test_training_registers_a_version_that_serves_the_tutor(mathdial_file: Path) -> None:
+def test_training_registers_a_version_that_serves_the_tutor(mathdial_file: Path, capfd) -> None:
     out = io.StringIO()
     call_command(
         "train_tutor_model",
@@ -78,6 +86,7 @@ def test_training_registers_a_version_that_serves_the_tutor(mathdial_file: Path)
         stderr=io.StringIO(),
     )
     result = json.loads(out.getvalue())
+    assert "train_runtime" not in capfd.readouterr().out  # the trainer's own log lines stay off the command's output
     assert result["version"] == "tutor-tiny" and result["activated"] is True
     training = result["metrics"]["training"]
     assert training["steps"] == 2 and training["examples"] == 12 and training["train_loss"] > 0
@@ -131,3 +140,49 @@ def test_a_version_name_is_never_reused(mathdial_file: Path) -> None:
     tutor_model_train_and_register(data=mathdial_file, name="tutor-once", max_steps=1)
     with pytest.raises(CommandError, match="already exists"):
         call_command("train_tutor_model", "--data", str(mathdial_file), "--name", "tutor-once", stdout=io.StringIO())
+
+
+# --- the admins' job: train on teachers' better replies ------------------------------------------------
+def _flag_replies(school: School, problem: Problem, count: int) -> None:
+    for number in range(count):
+        session, _ = session_start(student=school.student, problem=problem)
+        _, reply = turn_student_create(session=session, student=school.student, text=f"I got {number + 20}")
+        Turn.objects.filter(pk=reply.pk).update(status=Turn.Status.COMPLETE, text=reply.planned_text)
+        turn_flag(turn=reply, teacher=school.teacher, better_reply=f"How did you get {number + 20}?")
+        session_abandon(session=session, student=school.student)
+
+
+def test_only_admins_start_the_training_job_and_see_how_many_replies_it_learns_from(
+    school: School, problem: Problem
+) -> None:
+    _flag_replies(school, problem, 2)
+    assert client_for(school.teacher).post(reverse("tutor:model_train")).status_code == 403
+    assert "model-train" not in client_for(school.teacher).get(reverse("tutor:dashboard")).content.decode()
+    admin = client_for(school.admin)
+    page = admin.get(reverse("tutor:dashboard")).content.decode()
+    assert 'data-testid="better-reply-count">2<' in page
+    response = admin.post(reverse("tutor:model_train"))
+    job = Job.objects.get()
+    assert (job.kind, job.unique_key) == ("tutor.model_train", "tutor.model_train")
+    assert response["Location"] == reverse("core:job_detail", args=[job.pk])
+
+
+def test_the_job_refuses_too_few_replies_and_trains_on_enough(school: School, problem: Problem) -> None:
+    _flag_replies(school, problem, 3)
+    job = Job.objects.create(kind="tutor.model_train", title="Train", params={"max_steps": 1}, created_by=school.admin)
+    job_run(job_id=str(job.pk), work=lambda claimed: tutor_model_training_run(job=claimed))
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert "only 3 teacher replies to learn from" in job.error
+    assert not ModelVersion.objects.filter(name__startswith="tutor-").exists()
+
+    _flag_replies(school, problem, 5)
+    job = Job.objects.create(kind="tutor.model_train", title="Train", params={"max_steps": 1}, created_by=school.admin)
+    job_run(job_id=str(job.pk), work=lambda claimed: tutor_model_training_run(job=claimed))
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    version = ModelVersion.objects.get(name=job.result["version"])
+    assert job.result["metrics"]["examples"] == {"mathdial": 0, "correction": 8}
+    assert version.made_by_job == str(job.pk)
+    # A candidate: the tutor keeps its current model until an admin activates the new one.
+    assert models.version_for_task("tutor") != version
