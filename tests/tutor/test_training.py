@@ -127,6 +127,7 @@ def test_a_failed_training_leaves_no_files_and_no_version(mathdial_file: Path, m
         (["--data", "/no/such/file.csv"], "No such file"),
         (["--split", "heldout"], "the held-out qids are what --evaluate measures on"),
         (["--epochs", "0"], "--epochs must be more than 0"),
+        (["--evaluate", "--split", "all"], "--evaluate measures on the held-out qids"),
         ([], "only 0 teacher replies to learn from"),
     ],
 )

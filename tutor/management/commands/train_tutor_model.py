@@ -46,6 +46,11 @@ class Command(BaseCommand):
             raise CommandError(f"No such file: {data}.")
         if options["split"] == "heldout":
             raise CommandError("Train on development or all: the held-out qids are what --evaluate measures on.")
+        if options["evaluate"] and (data is None or options["split"] != "development"):
+            raise CommandError(
+                "--evaluate measures on the held-out qids, so it needs --data and --split development "
+                "(a version trained on all qids has no held-out part left)."
+            )
         if options["epochs"] <= 0:
             raise CommandError("--epochs must be more than 0.")
         for option in ("max_examples", "evaluate_limit"):
