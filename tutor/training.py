@@ -33,6 +33,7 @@ from core.models import Job
 from core.services import job_progress_set
 from models_runtime import api as models
 from models_runtime.models import ModelVersion
+from models_runtime.registry import ActivationNeedsConfirmation, model_dir_for
 from tutor.evaluation import dialogues_load, heldout
 from tutor.policy import STUDENT, TUTOR, DialogueTurn, plan_from_dict, reply_plan
 from tutor.replies import TASK, reply_prompt
@@ -225,8 +226,6 @@ def tutor_model_train_and_register(
     The new version starts from the model that serves the tutor now (so corrections accumulate on top of an
     earlier fine-tuning). Nothing is registered, and no files are left, if any step fails.
     """
-    from models_runtime.registry import model_dir_for
-
     examples = mathdial_examples(data, split=split) if data is not None else []
     if include_corrections:
         examples += correction_examples()
@@ -288,11 +287,18 @@ def tutor_model_train_and_register(
         ModelVersion.objects.filter(name=name).delete()
         shutil.rmtree(target, ignore_errors=True)
         raise
+    result: dict[str, Any] = {"version": version.name, "location": str(target), "metrics": metrics, "activated": False}
     if activate:
-        models.version_activate(
-            version=version, task=TASK, user=user, reason="Trained by train_tutor_model with --activate"
-        )
-    return {"version": version.name, "location": str(target), "metrics": metrics, "activated": activate}
+        try:
+            models.version_activate(
+                version=version, task=TASK, user=user, reason="Trained by train_tutor_model with --activate"
+            )
+            result["activated"] = True
+        except ActivationNeedsConfirmation as refusal:
+            # It scores lower on the held-out qids than the version serving now: it stays a candidate, which an
+            # admin may still activate on the models page, knowingly.
+            result["not_activated"] = refusal.message
+    return result
 
 
 def evaluate_version(version: ModelVersion, *, data: Path, limit: int | None = None) -> dict[str, Any]:

@@ -187,3 +187,25 @@ def test_the_job_refuses_too_few_replies_and_trains_on_enough(school: School, pr
     assert version.made_by_job == str(job.pk)
     # A candidate: the tutor keeps its current model until an admin activates the new one.
     assert models.version_for_task("tutor") != version
+
+
+def test_a_version_scoring_lower_stays_a_candidate(mathdial_file: Path, monkeypatch) -> None:
+    from tutor import training
+
+    scores = iter([7.9, 7.7])
+
+    def measured(version, *, data, limit=None):
+        return {"sacrebleu": next(scores), "rouge_l": 0.2, "model_text_kept": 0.3, "dialogues": 1}
+
+    monkeypatch.setattr(training, "evaluate_version", measured)
+    first = tutor_model_train_and_register(
+        data=mathdial_file, name="tutor-first", max_steps=1, evaluate=True, activate=True
+    )
+    second = tutor_model_train_and_register(
+        data=mathdial_file, name="tutor-second", max_steps=1, evaluate=True, activate=True
+    )
+    assert first["activated"] is True and "not_activated" not in first
+    assert second["activated"] is False
+    assert "scores worse on held-out data than tutor-first (sacrebleu: 7.7 against 7.9)" in second["not_activated"]
+    assert models.version_for_task("tutor").name == "tutor-first"
+    assert ModelVersion.objects.get(name="tutor-second").status == ModelVersion.Status.CANDIDATE
