@@ -311,7 +311,9 @@ def evaluate_version(version: ModelVersion, *, data: Path, limit: int | None = N
 def tutor_model_training_run(*, job: Job) -> dict[str, Any]:
     """The admins' job: fine-tune the model serving the tutor on teachers' better replies (nothing else is
     read at run time). The result is a candidate version, compared and activated on the models page."""
-    count = len(correction_examples())
+    from tutor.selectors import better_reply_count
+
+    count = better_reply_count()  # the figure the page showed; the examples are built once, by the training
     job_progress_set(job=job, progress=0, total=100, message=f"{count} better replies written by teachers")
 
     def progress(step: int, total: int) -> None:
