@@ -199,6 +199,7 @@ def tutor_model_train(
         "train_loss": round(float(result.training_loss), 4),
         "epochs": epochs,
         "learning_rate": learning_rate,
+        "seed": seed,
         "device": "cuda" if has_gpu else "cpu",
         "training_seconds": round(time.monotonic() - started, 1),
     }
@@ -214,6 +215,7 @@ def tutor_model_train_and_register(
     learning_rate: float = 5e-5,
     max_examples: int | None = None,
     max_steps: int = -1,
+    seed: int = 0,
     evaluate: bool = False,
     evaluate_limit: int | None = None,
     activate: bool = False,
@@ -252,6 +254,7 @@ def tutor_model_train_and_register(
             epochs=epochs,
             learning_rate=learning_rate,
             max_steps=max_steps,
+            seed=seed,
             progress=progress,
         )
         working.rename(target)

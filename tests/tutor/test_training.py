@@ -80,6 +80,8 @@ def test_training_registers_a_version_that_serves_the_tutor(mathdial_file: Path,
         "tutor-tiny",
         "--max-steps",
         "2",
+        "--seed",
+        "3",
         "--evaluate",
         "--activate",
         stdout=out,
@@ -90,6 +92,7 @@ def test_training_registers_a_version_that_serves_the_tutor(mathdial_file: Path,
     assert result["version"] == "tutor-tiny" and result["activated"] is True
     training = result["metrics"]["training"]
     assert training["steps"] == 2 and training["examples"] == 12 and training["train_loss"] > 0
+    assert training["seed"] == 3  # stored with the version, so a figure can be reproduced
     # Measured on the held-out qid only (one dialogue, three teacher turns), with the new version.
     assert result["metrics"]["primary"] == "sacrebleu"
     assert result["metrics"]["heldout_dialogues"] == 1
