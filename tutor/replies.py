@@ -13,6 +13,7 @@ the student comes back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import queue
@@ -42,7 +43,6 @@ REPLY_TEMPLATE = PROMPTS_DIR / "tutor_reply.toml"
 TASK = "tutor"
 STOP = ("\nStudent", "\nTeacher", "Student:", "\n\n")
 POLL_SECONDS = 0.2  # how often a reader that did not start the writer looks at the stored reply
-ASYNC_POLL_SECONDS = 0.005  # how often an ASGI reader picks up its writer's pieces (no thread waits)
 SAVE_EVERY_SECONDS = 0.5
 KEEPALIVE_SECONDS = 10.0
 # A reply still "generating" with no progress for this long lost its writer (the process stopped):
@@ -91,6 +91,14 @@ class _Channel:
     events: queue.Queue[tuple[str, str]] = field(default_factory=queue.Queue)
     cancel: threading.Event = field(default_factory=threading.Event)
     stream: Any = None  # the model's stream, so a leaving reader can cancel it even before its first piece
+    # An ASGI reader's wake-up (set from the writer thread): it waits for pieces instead of polling for them.
+    waker: Callable[[], None] | None = None
+
+    def put(self, kind: str, payload: str) -> None:
+        self.events.put((kind, payload))
+        waker = self.waker
+        if waker is not None:
+            waker()
 
     def stop(self) -> None:
         self.cancel.set()
@@ -177,7 +185,7 @@ def _write(turn_id: int, channel: _Channel, turn: Turn | None = None) -> None:
                 if shown:
                     if "first_piece_seconds" not in extra:
                         extra["first_piece_seconds"] = round(time.monotonic() - started, 3)
-                    channel.events.put(("piece", shown))
+                    channel.put("piece", shown)
                     if time.monotonic() - last_save >= SAVE_EVERY_SECONDS:
                         _save_partial(turn_id, gate.text[: gate.emitted])
                         last_save = time.monotonic()
@@ -197,7 +205,7 @@ def _write(turn_id: int, channel: _Channel, turn: Turn | None = None) -> None:
     elif not is_model_enabled():
         text, check = plan.text, "plan: the model is switched off"
         for word in re.findall(r"\S+\s*", text):
-            channel.events.put(("piece", word))
+            channel.put("piece", word)
     else:
         text, check = gate.final_text()
     extra["source"] = check if check in ("model", "model+plan") else "plan"
@@ -220,7 +228,7 @@ def _write_safely(turn_id: int, channel: _Channel, turn: Turn | None = None) -> 
                 provenance_extra={"source": "plan", "check": "replaced: the writer failed"},
             )
     finally:
-        channel.events.put(("done", ""))
+        channel.put("done", "")
         connections.close_all()
 
 
@@ -254,9 +262,9 @@ def sse_event(event: str, data: str, *, event_id: str | None = None) -> str:
 class ReplyEvents:
     """The events of one reply for one reader: `piece` (text, HTML-escaped by default) then `done`.
 
-    A sync iterator (WSGI, tests); `aiter()` gives the async one for ASGI, which waits with
-    `asyncio.sleep` and runs only its short database steps in Django's sync thread, so many readers
-    never queue behind each other's waits. `stop()` may be called from any thread: the reader went away.
+    A sync iterator (WSGI, tests); `aiter()` gives the async one for ASGI, which waits on the event loop
+    (for its writer's wake-up, or `asyncio.sleep` between looks at the database) and runs only its short
+    database steps in Django's sync thread, so many readers never queue behind each other's waits. `stop()` may be called from any thread: the reader went away.
     """
 
     def __init__(
@@ -370,7 +378,7 @@ class ReplyEvents:
         """The same events for an ASGI server, without ever blocking a thread while waiting.
 
         Database steps run through `sync_to_async` (Django's request thread, so the connection closes
-        with the request) and are short; waits are `asyncio.sleep`, so one reader never holds up
+        with the request) and are short; waits are on the event loop, so one reader never holds up
         another's database step. A disconnect stops the writer at once.
         """
         try:
@@ -403,23 +411,40 @@ class ReplyEvents:
             self.stop()
 
     async def _awriter(self) -> AsyncIterator[str]:
-        """Pieces from this process's writer thread, picked up every few milliseconds."""
+        """Pieces from this process's writer thread, each sent as soon as the writer hands it over.
+
+        The writer wakes this reader through the event loop (`call_soon_threadsafe`) instead of the reader
+        polling the queue: no delay between a piece and its event, and no wake-ups while the model thinks.
+        """
         channel = self._open_channel()
-        keepalive = _KeepAlive()
-        while True:
-            try:
-                kind, payload = channel.events.get_nowait()
-            except queue.Empty:
-                for event in keepalive.tick(ASYNC_POLL_SECONDS, sent=False):
-                    yield event
-                await asyncio.sleep(ASYNC_POLL_SECONDS)
-                continue
-            keepalive.tick(0.0, sent=True)
-            if kind == "piece":
-                yield self._piece(payload)
-            else:
-                yield await sync_to_async(self._done)()
-                return
+        loop = asyncio.get_running_loop()
+        ready = asyncio.Event()
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the reader's loop has closed: nobody is waiting any more
+                loop.call_soon_threadsafe(ready.set)
+
+        channel.waker = wake
+        try:
+            while True:
+                try:
+                    kind, payload = channel.events.get_nowait()
+                except queue.Empty:
+                    ready.clear()
+                    if not channel.events.empty():  # handed over between the two looks: no wait
+                        continue
+                    try:
+                        await asyncio.wait_for(ready.wait(), timeout=KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                    continue
+                if kind == "piece":
+                    yield self._piece(payload)
+                else:
+                    yield await sync_to_async(self._done)()
+                    return
+        finally:
+            channel.waker = None
 
 
 class _KeepAlive:

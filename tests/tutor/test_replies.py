@@ -212,3 +212,31 @@ def test_an_asgi_disconnect_stops_the_generation(school: School, problem: Proble
         time.sleep(0.2)
     assert reply.provenance["check"] == "replaced: the reader left before the reply was written"
     assert reply.provenance.get("completion_tokens", 0) < 200
+
+
+def test_an_asgi_reader_sends_each_piece_as_the_writer_hands_it_over(
+    school: School, problem: Problem, monkeypatch
+) -> None:
+    # The reader waits on the event loop for the writer's wake-up (no polling): pieces in order, a keep-alive
+    # comment while the writer is quiet for longer than KEEPALIVE_SECONDS, then `done`.
+    monkeypatch.setattr(replies, "KEEPALIVE_SECONDS", 0.2)
+    _, reply = post_message(school, problem, "I got 4 because 12 - 3 = 9 and 9 - 5 = 4")
+    events = replies.ReplyEvents(turn_id=reply.pk, render_done=lambda turn: "the end")
+    channel = replies._Channel()
+    events._channel = channel  # this reader's writer is the thread below
+
+    def writer() -> None:
+        channel.put("piece", "Why did you ")
+        time.sleep(0.7)
+        channel.put("piece", "subtract 3?")
+        channel.put("done", "")
+
+    async def read() -> list[str]:
+        threading.Thread(target=writer, daemon=True).start()
+        return [event async for event in events._awriter()]
+
+    received = async_to_sync(read)()
+    assert received[0] == replies.sse_event("piece", "Why did you ", event_id="12")
+    assert ": keep-alive\n\n" in received[1:-2]
+    assert received[-2:] == [replies.sse_event("piece", "subtract 3?", event_id="23"), "event: done\ndata: the end\n\n"]
+    assert channel.waker is None  # the writer no longer reaches a reader that has finished
