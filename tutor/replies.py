@@ -264,7 +264,8 @@ class ReplyEvents:
 
     A sync iterator (WSGI, tests); `aiter()` gives the async one for ASGI, which waits on the event loop
     (for its writer's wake-up, or `asyncio.sleep` between looks at the database) and runs only its short
-    database steps in Django's sync thread, so many readers never queue behind each other's waits. `stop()` may be called from any thread: the reader went away.
+    database steps in Django's sync thread, so many readers never queue behind each other's waits.
+    `stop()` may be called from any thread: the reader went away.
     """
 
     def __init__(
