@@ -331,10 +331,15 @@ class OpenAIStreamHandle:
             _shutdown_socket(self._response)
 
     def __del__(self) -> None:
-        # A handle dropped unread must not keep its connection (and the server's generation) going.
+        # A handle dropped unread must not keep its connection (and the server's generation) going. The
+        # garbage collector may run this in the middle of httpx's own code, with the thread holding the
+        # connection pool's lock (a CI run hung so): the socket is shut down here, which takes no lock and
+        # tells the server at once, and the response is closed from another thread, once the lock is free.
         if not getattr(self, "_is_finished", True):
+            response = self._response
             with contextlib.suppress(Exception):
-                self._response.close()
+                _shutdown_socket(response)
+                threading.Thread(target=response.close, name="openai-stream-close", daemon=True).start()
 
     # --- reading ------------------------------------------------------------------------------
     def _next_piece(self) -> str | None:

@@ -119,6 +119,27 @@ def test_cancel_from_another_thread_unblocks_the_reader(backend: OpenAIBackend) 
     assert len(pieces) < 100
 
 
+@pytest.mark.timeout(60)
+def test_a_dropped_stream_is_closed_without_waiting_for_the_lock_its_collector_holds(
+    backend: OpenAIBackend,
+    model_server: ModelServer,  # noqa: F811
+) -> None:
+    handle = backend.submit(ask(LONG_QUESTION, max_new_tokens=400))
+    next(iter(handle))
+    response = handle._response
+    # The garbage collector can finalise a dropped handle while this thread is inside httpx's connection
+    # pool, holding its lock (not re-entrant): closing the response there waited for that lock for ever.
+    with backend._client._transport._pool._optional_thread_lock:  # type: ignore[attr-defined]
+        handle.__del__()
+    deadline = time.monotonic() + 10
+    while not response.is_closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert response.is_closed
+    while httpx.get(f"{model_server.url}/health").json()["requests_in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert httpx.get(f"{model_server.url}/health").json()["requests_in_flight"] == 0  # the server stopped too
+
+
 def test_a_prompt_longer_than_the_context_raises_prompt_too_long(backend: OpenAIBackend) -> None:
     messages = [{"role": "user", "content": "fraction " * 9000}]
 
