@@ -37,7 +37,7 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py seed_demo
+	TUTORLOOP_PORT=$(PORT) $(BIN)/python manage.py seed_demo
 
 run: seed
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0

@@ -10,9 +10,11 @@ from tutor.models import Problem
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_demo_creates_people_content_and_is_idempotent(capsys) -> None:
+def test_seed_demo_creates_people_content_and_is_idempotent(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TUTORLOOP_PORT", "8011")  # as `make run PORT=8011` sets it
     call_command("seed_demo")
     out = capsys.readouterr().out
+    assert "Log in at http://127.0.0.1:8011 as:" in out
     assert "teacher  password: tutorloop-demo" in out
     counts = (
         User.objects.count(),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -12,7 +13,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         logins = demo_seed()
-        self.stdout.write(self.style.SUCCESS("Demo ready. Log in at http://127.0.0.1:8000 as:"))
+        port = os.environ.get("TUTORLOOP_PORT", "8000")  # `make run PORT=...` serves there
+        self.stdout.write(self.style.SUCCESS(f"Demo ready. Log in at http://127.0.0.1:{port} as:"))
         for login in logins:
             self.stdout.write(f"  {login.role:<8} {login.username:<8} password: {login.password}   ({login.name})")
         from core.models import Job
