@@ -199,12 +199,14 @@ def main() -> None:
                         break
             # The app's writer records when its model stream gave the first piece (from its start): the
             # same generation seen from inside the server, so the difference is what the web path adds.
-            inside = Turn.objects.get(pk=turn_id).provenance.get("first_piece_seconds")
+            provenance = Turn.objects.get(pk=turn_id).provenance
+            inside = provenance.get("first_piece_seconds")
             return {
                 "ttft": (first or time.monotonic()) - started,
                 "span": (last or 0) - (first or 0),
                 "text": text,
                 "inside_ttft": inside,
+                "inside_model_ttft": provenance.get("first_token_seconds"),
             }
 
         def direct_stream(turn_id: int) -> dict[str, Any]:
@@ -302,8 +304,18 @@ def main() -> None:
             added = [
                 run["ttft"] - run["inside_ttft"] for row in rounds for run in row[kind]["web"] if run.get("inside_ttft")
             ]
+            inside_model = [
+                run["inside_model_ttft"] for row in rounds for run in row[kind]["web"] if run.get("inside_model_ttft")
+            ]
+            inside_gate = [run["inside_ttft"] for row in rounds for run in row[kind]["web"] if run.get("inside_ttft")]
             return {
                 "streams": 1 if kind == "single" else args.students,
+                # Inside the server, from the reply's writer starting: the model's first piece, and the first
+                # piece the gate let through (it holds back what may be the start of a number).
+                "inside_server_seconds": {
+                    "model_first_piece": round(median(inside_model), 3),
+                    "gate_first_piece": round(median(inside_gate), 3),
+                },
                 # Per request: the TTFT the client saw over the model's TTFT inside the server, for the same
                 # generation. Load from other work on the machine cancels out here; the cross-path ratios
                 # below compare two separate generations.

@@ -181,6 +181,10 @@ def _write(turn_id: int, channel: _Channel, turn: Turn | None = None) -> None:
                     is_cancelled = True
                     stream.cancel()
                     break
+                if "first_token_seconds" not in extra:
+                    # The model's first piece; `first_piece_seconds` is when the gate first showed something
+                    # (it holds back what may be the start of a number).
+                    extra["first_token_seconds"] = round(time.monotonic() - started, 3)
                 shown = gate.feed(piece)
                 if shown:
                     if "first_piece_seconds" not in extra:

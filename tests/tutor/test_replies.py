@@ -77,6 +77,9 @@ def test_the_reply_streams_in_pieces_and_is_stored_with_provenance(
     assert reply.provenance["prompt_template"] == "tutor_reply@v1"
     assert reply.provenance["policy"]["move"] == reply.move == "generic"
     assert reply.provenance["source"] in ("model", "model+plan", "plan")
+    # When the model's first piece came and when the gate first showed something (bench/tutor.py reads both).
+    first_token = reply.provenance["first_token_seconds"]
+    assert 0 < first_token <= reply.provenance.get("first_piece_seconds", first_token)
     # What streamed is what the model wrote and the gate let through; `done` carries the stored reply.
     streamed = "".join(data for kind, data in events if kind == "piece")
     assert html.unescape(streamed) in reply.provenance["model_text"]
