@@ -197,8 +197,9 @@ def main() -> None:
                         text += json.loads(line[6:])["text"]
                     elif line.startswith("data: ") and event == "done":
                         break
-            # The app's writer records when its model stream gave the first piece (from its start): the
-            # same generation seen from inside the server, so the difference is what the web path adds.
+            # The app's writer records, from its start, when the model gave its first piece and when the gate
+            # first showed one: the same generation seen from inside the server, so the difference between the
+            # latter and the client's TTFT is what the web path adds.
             provenance = Turn.objects.get(pk=turn_id).provenance
             inside = provenance.get("first_piece_seconds")
             return {
@@ -298,16 +299,12 @@ def main() -> None:
                 direct_rate.append(direct_r)
                 ttft_ratios.append(web_t / direct_t)
                 rate_ratios.append(web_r / direct_r)
-            same_request = [
-                run["ttft"] / run["inside_ttft"] for row in rounds for run in row[kind]["web"] if run.get("inside_ttft")
-            ]
-            added = [
-                run["ttft"] - run["inside_ttft"] for row in rounds for run in row[kind]["web"] if run.get("inside_ttft")
-            ]
-            inside_model = [
-                run["inside_model_ttft"] for row in rounds for run in row[kind]["web"] if run.get("inside_model_ttft")
-            ]
-            inside_gate = [run["inside_ttft"] for row in rounds for run in row[kind]["web"] if run.get("inside_ttft")]
+            web_runs = [run for row in rounds for run in row[kind]["web"]]
+            timed = [run for run in web_runs if run.get("inside_ttft")]
+            same_request = [run["ttft"] / run["inside_ttft"] for run in timed]
+            added = [run["ttft"] - run["inside_ttft"] for run in timed]
+            inside_model = [run["inside_model_ttft"] for run in web_runs if run.get("inside_model_ttft")]
+            inside_gate = [run["inside_ttft"] for run in timed]
             return {
                 "streams": 1 if kind == "single" else args.students,
                 # Inside the server, from the reply's writer starting: the model's first piece, and the first
