@@ -116,6 +116,11 @@ class SessionDetailOutputSerializer(SessionOutputSerializer):
         fields = (*SESSION_FIELDS, "turns")
 
 
+class SessionFilterSerializer(serializers.Serializer[dict[str, Any]]):
+    course = serializers.IntegerField(required=False, min_value=1)
+    problem = serializers.IntegerField(required=False, min_value=1)
+
+
 class SessionCreateInputSerializer(serializers.Serializer[dict[str, Any]]):
     problem = serializers.IntegerField()
 
@@ -153,12 +158,18 @@ class SessionListApi(APIView):
     def get_permissions(self) -> list[Any]:
         return [IsStudent()] if self.request.method == "POST" else [HasAnyRole()]
 
-    @extend_schema(responses=SessionOutputSerializer(many=True), summary="Tutor sessions the caller may read")
+    @extend_schema(
+        parameters=[SessionFilterSerializer],
+        responses=SessionOutputSerializer(many=True),
+        summary="Tutor sessions the caller may read",
+    )
     def get(self, request: Request) -> Response:
+        filters = SessionFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         sessions = session_list_for_user(
             user=request.user,
-            course_id=request.query_params.get("course") or None,
-            problem_id=request.query_params.get("problem") or None,
+            course_id=filters.validated_data.get("course"),
+            problem_id=filters.validated_data.get("problem"),
         )
         paginator = StandardPagination()
         page = paginator.paginate_queryset(sessions, request, view=self)

@@ -71,6 +71,14 @@ class TutorSettingsForm(forms.Form):
     attempts_before_telling = forms.IntegerField(min_value=1, max_value=20)
 
 
+class SessionFilterForm(forms.Form):
+    """The session list's query: ids only, so "?problem=abc" is a clear 400, not a database error."""
+
+    course = forms.IntegerField(required=False, min_value=1)
+    problem = forms.IntegerField(required=False, min_value=1)
+    student = forms.IntegerField(required=False, min_value=1)
+
+
 class FlagForm(forms.Form):
     is_flagged = forms.BooleanField(required=False)
     better_reply = forms.CharField(required=False, max_length=MAX_MESSAGE_CHARS, widget=forms.Textarea)
@@ -364,14 +372,23 @@ def model_train(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _filter_message(form: forms.Form) -> str:
+    names = ", ".join(f"“{name}”" for name in form.errors)
+    return f"Filter the sessions by a course, problem or student id (a whole number): {names} is not one."
+
+
 @role_required(*EVERYONE)
 def session_list(request: HttpRequest) -> HttpResponse:
     courses, course = _course_filter(request)
+    form = SessionFilterForm(request.GET)
+    if not form.is_valid():
+        context = {"courses": courses, "course": None, "page": None, "filter_error": _filter_message(form)}
+        return render(request, "tutor/sessions.html", context, status=400)
     sessions = session_list_for_user(
         user=request.user,
         course_id=course.pk if course else None,
-        problem_id=request.GET.get("problem") or None,
-        student_id=request.GET.get("student") or None,
+        problem_id=form.cleaned_data["problem"],
+        student_id=form.cleaned_data["student"],
     )
     page = Paginator(sessions, 25).get_page(request.GET.get("page"))
     return render(request, "tutor/sessions.html", {"courses": courses, "course": course, "page": page})
