@@ -4,18 +4,79 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import token_expires_at
+from accounts.lockout import lockout_message
 from accounts.models import Course, User
 from accounts.permissions import HasAnyRole, IsTeacherOrAdmin, course_is_taught_by
 from accounts.selectors import course_get_for_user, course_list_for_user, course_student_list
-from accounts.services import enrollment_create, enrollment_delete
+from accounts.services import enrollment_create, enrollment_delete, token_delete_for_user, token_issue
 from core.api import StandardPagination
-from core.errors import NotFoundError, PermissionDeniedError
+from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
+
+
+class TooManyAttemptsError(ApplicationError):
+    status_code = 429
+    code = "too_many_attempts"
+
+
+class TokenCreateInputSerializer(serializers.Serializer[dict[str, str]]):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenOutputSerializer(serializers.Serializer[object]):
+    token = serializers.CharField(source="key")
+    expires_at = serializers.DateTimeField()
+
+
+class TokenCreateApi(APIView):
+    """Exchange a username and password for an API token (`Authorization: Token <key>`).
+
+    Failed attempts count towards the same lockout as the login page (django-axes).
+    """
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=TokenCreateInputSerializer,
+        responses={200: TokenOutputSerializer},
+        auth=[],
+        summary="Get an API token (expires; deleted on logout)",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TokenCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        # The plain Django request: django-axes marks it when the attempt is locked out.
+        http_request = request._request
+        user = authenticate(
+            http_request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if getattr(http_request, "axes_locked_out", False):
+            raise TooManyAttemptsError(lockout_message())
+        if user is None or not user.is_active:
+            raise ApplicationError("Wrong username or password.", code="authentication_failed")
+        token = token_issue(user=cast(User, user))
+        return Response({"token": token.key, "expires_at": token_expires_at(token)})
+
+
+class TokenDeleteApi(APIView):
+    permission_classes = [HasAnyRole]
+
+    @extend_schema(request=None, responses={204: None}, summary="Log out of the API: the token stops working")
+    def post(self, request: Request) -> Response:
+        token_delete_for_user(user=cast(User, request.user))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserOutputSerializer(serializers.ModelSerializer[User]):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from rest_framework.authtoken.models import Token
 
+from accounts.authentication import token_is_expired
 from accounts.models import Course, Enrollment, Role, User
 from core.errors import ApplicationError
 
@@ -33,13 +36,36 @@ def user_create(
         is_staff=role == Role.ADMIN,
         is_superuser=role == Role.ADMIN,
     )
-    user.set_password(password)
     try:
-        user.full_clean()
+        user.full_clean(exclude=["password"])
     except ValidationError as error:
         raise ApplicationError("; ".join(error.messages), extra={"fields": error.message_dict}) from error
+    try:
+        # The same validators as the password-change page (settings.AUTH_PASSWORD_VALIDATORS).
+        validate_password(password, user=user)
+    except ValidationError as error:
+        raise ApplicationError(
+            "; ".join(error.messages), code="password_invalid", extra={"fields": {"password": error.messages}}
+        ) from error
+    user.set_password(password)
     user.save()
     return user
+
+
+@transaction.atomic
+def token_issue(*, user: User) -> Token:
+    """The user's API token: the current one while it is valid, a new one once it has expired."""
+    token, created = Token.objects.select_for_update().get_or_create(user=user)
+    if not created and token_is_expired(token):
+        token.delete()
+        token = Token.objects.create(user=user)
+    return token
+
+
+def token_delete_for_user(*, user: User) -> int:
+    """Sign the user out of the API: their token stops working at once. Returns how many were deleted."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return deleted
 
 
 @transaction.atomic

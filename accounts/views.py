@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -7,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
 
-from accounts.models import Role
+from accounts.models import Role, User
 from accounts.permissions import TEACHING_ROLES, course_is_taught_by, role_required, user_role
 from accounts.selectors import (
     course_get_for_user,
@@ -15,6 +17,7 @@ from accounts.selectors import (
     course_student_list,
     user_counts_by_role,
 )
+from accounts.services import token_delete_for_user
 from core.errors import NotFoundError
 from core.selectors import job_list_for_user
 
@@ -22,6 +25,15 @@ from core.selectors import job_list_for_user
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logging out of the site also ends the user's API token."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            token_delete_for_user(user=cast(User, request.user))
+        return super().post(request, *args, **kwargs)
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -29,3 +29,20 @@ def test_admin_role_gets_django_admin_access() -> None:
 def test_createsuperuser_makes_an_admin() -> None:
     user = User.objects.create_superuser("root", "root@example.org", "x-long-password-1")
     assert user.role == "admin"
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("1", "This password is too short. It must contain at least 8 characters."),
+        ("password123", "This password is too common."),
+        ("83749201835", "This password is entirely numeric."),
+    ],
+)
+def test_user_create_runs_the_password_validators(password: str, message: str) -> None:
+    with pytest.raises(ApplicationError) as raised:
+        user_create(username="weak", password=password, role="student")
+    assert message in raised.value.message
+    assert raised.value.code == "password_invalid"
+    assert message in raised.value.extra["fields"]["password"]
+    assert not User.objects.filter(username="weak").exists()
