@@ -217,6 +217,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"*.model_*": {"queue": "models"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Jobs whose worker died (core.services.job_recover_stale): a running job beats its heartbeat every
+# JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS is requeued, up to JOB_MAX_ATTEMPTS tries.
+JOB_HEARTBEAT_SECONDS = env_float("JOB_HEARTBEAT_SECONDS", 10.0)
+JOB_STALE_SECONDS = env_float("JOB_STALE_SECONDS", 60.0)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
+JOB_RETRY_BACKOFF_SECONDS = env_float("JOB_RETRY_BACKOFF_SECONDS", 5.0)
 
 # --- Models (models_runtime reads these; see models_runtime/README.md) ---------------------------
 MODELS_DIR = Path(env_str("MODELS_DIR", str(VAR_DIR / "models")))
@@ -224,6 +230,12 @@ MODEL_DEFAULT_BACKEND = env_str("MODEL_BACKEND", "local")
 MODEL_TASKS = ("tutor", "feedback", "grader", "coaching", "questions", "teacher")
 # Per task: MODEL_BACKEND_<TASK> (local|openai), falling back to MODEL_BACKEND.
 MODEL_BACKENDS = {task: env_str(f"MODEL_BACKEND_{task.upper()}", MODEL_DEFAULT_BACKEND) for task in MODEL_TASKS}
+# The one model server (llama.cpp's llama-server, `manage.py model_server`, a line of the Procfile) that
+# writes every generation of a local version; "" generates in-process instead (the test default).
+MODEL_SERVER_URL = env_str("MODEL_SERVER_URL", "http://127.0.0.1:8081/v1")
+MODEL_SERVER_THREADS = env_int("MODEL_SERVER_THREADS", 0)  # 0: llama.cpp's choice (the cores)
+MODEL_SERVER_SLOTS = env_int("MODEL_SERVER_SLOTS", 8)  # streams written together (continuous batching)
+MODEL_SERVER_CONTEXT = env_int("MODEL_SERVER_CONTEXT", 16384)  # tokens of KV cache shared by the slots
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "http://127.0.0.1:8001/v1")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "not-needed")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "")

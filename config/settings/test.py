@@ -12,3 +12,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+# Generation in-process unless a test starts the real model server (tests/models_runtime/conftest.py).
+MODEL_SERVER_URL = ""
