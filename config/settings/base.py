@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "grading",
     "tutor",
     "coaching",
+    "coaching.reflection",
     "datasets_admin",
 ]
 
