@@ -32,8 +32,7 @@ from core.errors import ApplicationError
 from core.models import Job
 from core.services import job_progress_set
 from models_runtime import api as models
-from models_runtime.models import ModelVersion
-from models_runtime.registry import ActivationNeedsConfirmation, model_dir_for
+from models_runtime.api import ActivationNeedsConfirmation, ModelVersion, model_dir_for
 from tutor.evaluation import dialogues_load, heldout
 from tutor.policy import STUDENT, TUTOR, DialogueTurn, plan_from_dict, reply_plan
 from tutor.replies import TASK, reply_prompt
