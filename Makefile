@@ -30,7 +30,37 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed-runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed-runtime
+# llama.cpp's server (the one model server, models_runtime/model_server.py) and its GGUF converter, built
+# from the llama-cpp-python source package on PyPI. The flags build for any x86-64-v3 CPU (AVX2, FMA,
+# F16C: Intel Haswell and AMD Zen onwards), not only this one; set LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON" for
+# the fastest build for this very CPU. The result is kept in $(LLAMA_CACHE) (like pip's wheel cache), so a
+# second virtualenv on the same machine copies it in seconds; a fresh machine compiles (see docs/decisions/0006).
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_KEY := $(shell printf '%s' '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+LLAMA_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tutorloop/llama.cpp-$(LLAMA_CPP_VERSION)-$(LLAMA_KEY)
+LLAMA_SRC := $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_VERSION)
+
+$(LLAMA_CACHE)/bin/llama-server: | $(BIN)/python
+	@command -v cmake >/dev/null && command -v c++ >/dev/null || { echo "Building llama.cpp's server needs cmake and a C++ compiler (Debian: apt-get install cmake g++)."; exit 1; }
+	rm -rf $(VENV)/src && mkdir -p $(VENV)/src
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP_VERSION) -d $(VENV)/src
+	tar -xzf $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C $(VENV)/src
+	cmake -S $(LLAMA_SRC)/vendor/llama.cpp -B $(VENV)/src/build -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+	  $(LLAMA_CMAKE_ARGS) -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_TESTS=OFF \
+	  -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+	  -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF > $(VENV)/src/cmake.log
+	cmake --build $(VENV)/src/build --target llama-server llama-bench llama-batched-bench -j $$(nproc) > $(VENV)/src/build.log
+	rm -rf $(LLAMA_CACHE).partial && mkdir -p $(LLAMA_CACHE).partial/bin $(LLAMA_CACHE).partial/share/llama.cpp-convert
+	cp $(VENV)/src/build/bin/llama-server $(VENV)/src/build/bin/llama-bench $(VENV)/src/build/bin/llama-batched-bench $(LLAMA_CACHE).partial/bin/
+	cd $(LLAMA_SRC)/vendor/llama.cpp && cp -r convert_hf_to_gguf.py conversion gguf-py LICENSE $(abspath $(LLAMA_CACHE)).partial/share/llama.cpp-convert/
+	rm -rf $(LLAMA_CACHE) && mv $(LLAMA_CACHE).partial $(LLAMA_CACHE) && rm -rf $(VENV)/src
+
+$(BIN)/llama-server: $(LLAMA_CACHE)/bin/llama-server | $(BIN)/python
+	cp $(LLAMA_CACHE)/bin/* $(BIN)/
+	rm -rf $(VENV)/share/llama.cpp-convert && mkdir -p $(VENV)/share && cp -r $(LLAMA_CACHE)/share/llama.cpp-convert $(VENV)/share/
+
+install: $(VENV)/.installed-runtime $(BIN)/llama-server
 install-dev: $(VENV)/.installed-dev
 
 migrate: install
@@ -41,7 +71,7 @@ seed: migrate
 
 run: seed
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@echo "Serving Tutorloop at http://127.0.0.1:$(PORT) (web + worker). Ctrl-C stops both."
+	@echo "Serving Tutorloop at http://127.0.0.1:$(PORT) (web, worker and the model server). Ctrl-C stops them."
 	TUTORLOOP_PORT=$(PORT) $(BIN)/honcho start --procfile Procfile 2>&1 || [ $$? -eq 130 ]
 
 test: install-dev

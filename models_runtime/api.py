@@ -14,16 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
 from pydantic import BaseModel, ValidationError
 
+from models_runtime import model_server
 from models_runtime.backends.base import Backend, StreamHandle
-from models_runtime.embeddings import EMBEDDING_MODEL_NAME, embed
+from models_runtime.embeddings import EMBEDDING_MODEL_NAME, embed, embedding_model_path
 from models_runtime.errors import (
-    GenerationCancelled,
     ModelError,
     ModelFilesError,
     ModelNotFoundError,
@@ -31,18 +30,26 @@ from models_runtime.errors import (
     PromptTooLongError,
     StructuredOutputError,
 )
-from models_runtime.models import ModelVersion
+from models_runtime.hardware import cpu_has_bf16
+from models_runtime.models import ActiveModel, ModelVersion
 from models_runtime.prompts import PromptTemplate, prompt_load
-from models_runtime.registry import model_dir_for, version_activate, version_for_task, version_register
+from models_runtime.registry import (
+    ActivationNeedsConfirmation,
+    model_dir_for,
+    version_activate,
+    version_for_task,
+    version_register,
+)
 from models_runtime.types import ChatRequest, ChatResult
 
 __all__ = [
     "EMBEDDING_MODEL_NAME",
-    "GenerationCancelled",
+    "ActivationNeedsConfirmation",
     "ModelError",
     "ModelFilesError",
     "ModelNotFoundError",
     "ModelServerError",
+    "ModelVersion",
     "PromptTemplate",
     "PromptTooLongError",
     "StructuredOutputError",
@@ -50,16 +57,20 @@ __all__ = [
     "chat_batch",
     "chat_json",
     "chat_stream",
+    "cpu_has_bf16",
     "embed",
+    "embedding_model_path",
     "model_dir_for",
     "prompt_load",
     "provenance",
+    "task_has_active_version",
     "version_activate",
     "version_for_task",
     "version_register",
 ]
 
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
+MODEL_SERVER_HINT = "Start it with `make run` (or `python manage.py model_server`), or set MODEL_SERVER_URL."
 
 
 @dataclass
@@ -81,15 +92,32 @@ def provenance(version: ModelVersion | str, template: PromptTemplate | None = No
     return record
 
 
-def backend_for(version: ModelVersion) -> Backend:
-    if version.backend == ModelVersion.Backend.OPENAI:
-        from models_runtime.backends.openai import OpenAIBackend
+def task_has_active_version(task: str) -> bool:
+    """Whether an admin (or a job) has activated a version for `task`, rather than the settings' default."""
+    return ActiveModel.objects.filter(task=task).exists()
 
+
+def backend_for(version: ModelVersion) -> Backend:
+    """Where `version` generates: its own endpoint, else the one model server, else this process.
+
+    A local version goes to the model server (MODEL_SERVER_URL, llama.cpp's server, which loads the
+    version's GGUF) under its own name; with MODEL_SERVER_URL empty (tests, a script that wants no server)
+    it runs on the in-process engine, which also serves training and log-likelihood scoring."""
+    from models_runtime.backends.openai import OpenAIBackend
+
+    if version.backend == ModelVersion.Backend.OPENAI:
         return OpenAIBackend(
             base_url=version.location,
             model=version.served_model_name or version.name,
             api_key=settings.OPENAI_API_KEY,
             timeout=settings.OPENAI_TIMEOUT_SECONDS,
+        )
+    if model_server.server_url():
+        return OpenAIBackend(
+            base_url=model_server.server_url(),
+            model=version.name,
+            timeout=settings.OPENAI_TIMEOUT_SECONDS,
+            start_hint=MODEL_SERVER_HINT,
         )
     from models_runtime.backends.local import engine_for
 
@@ -115,6 +143,19 @@ def _generation(result: ChatResult, version: ModelVersion, template: PromptTempl
     )
 
 
+def _prepared(
+    task: str,
+    messages: list[dict[str, str]],
+    max_new_tokens: int | None,
+    temperature: float,
+    stop: Sequence[str],
+    seed: int | None,
+) -> tuple[ModelVersion, Backend, ChatRequest]:
+    version = version_for_task(task)
+    request = _request(messages, max_new_tokens=max_new_tokens, temperature=temperature, stop=stop, seed=seed)
+    return version, backend_for(version), request
+
+
 def chat(
     *,
     task: str,
@@ -125,9 +166,9 @@ def chat(
     stop: Sequence[str] = (),
     seed: int | None = None,
 ) -> Generation:
-    version = version_for_task(task)
-    request = _request(messages, max_new_tokens=max_new_tokens, temperature=temperature, stop=stop, seed=seed)
-    return _generation(backend_for(version).complete(request), version, template)
+    """The whole reply at once."""
+    version, backend, request = _prepared(task, messages, max_new_tokens, temperature, stop, seed)
+    return _generation(backend.complete(request), version, template)
 
 
 def chat_batch(
@@ -178,9 +219,9 @@ def chat_stream(
     stop: Sequence[str] = (),
     seed: int | None = None,
 ) -> Stream:
-    version = version_for_task(task)
-    request = _request(messages, max_new_tokens=max_new_tokens, temperature=temperature, stop=stop, seed=seed)
-    return Stream(backend_for(version).submit(request), version, template)
+    """The reply piece by piece, as it is written (same arguments as `chat`)."""
+    version, backend, request = _prepared(task, messages, max_new_tokens, temperature, stop, seed)
+    return Stream(backend.submit(request), version, template)
 
 
 def chat_json(
@@ -213,7 +254,3 @@ def chat_json(
     raise StructuredOutputError(
         f"The model could not produce valid {schema.__name__} JSON in {attempts} attempts ({'; '.join(problems)})."
     )
-
-
-def model_dir(name_or_path: str) -> Path:
-    return model_dir_for(name_or_path)

@@ -42,8 +42,3 @@ class StructuredOutputError(ModelError):
 
     code = "structured_output"
     status_code = 422
-
-
-class GenerationCancelled(ModelError):
-    code = "cancelled"
-    status_code = 499

@@ -21,14 +21,19 @@ if TYPE_CHECKING:
 DTYPES = ("auto", "float32", "bfloat16")
 
 
+CPUINFO = Path("/proc/cpuinfo")
+BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+
+
 @functools.cache
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has native bfloat16 matrix instructions (read from /proc/cpuinfo; False elsewhere)."""
+def cpu_has_bf16(cpuinfo: Path = CPUINFO) -> bool:
+    """Whether this CPU has native bfloat16 matrix instructions (the flags in /proc/cpuinfo; False elsewhere)."""
     try:
-        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
+        text = cpuinfo.read_text(errors="ignore")
     except OSError:
         return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    flags = {flag for line in text.splitlines() if line.startswith("flags") for flag in line.partition(":")[2].split()}
+    return not BF16_FLAGS.isdisjoint(flags)
 
 
 def dtype_name(requested: str | None = None) -> str:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from models_runtime import model_server
 from models_runtime.conversion import (
     DEFAULT_STUDENT_BASE,
     DEFAULT_STUDENT_NAME,
@@ -20,6 +21,7 @@ from models_runtime.conversion import (
     hf_directory_problem,
 )
 from models_runtime.errors import ModelError, ModelFilesError, ModelNotFoundError
+from models_runtime.gguf_export import gguf_export
 from models_runtime.models import TASK_CHOICES, ActivationRecord, ActiveModel, ModelVersion
 
 BUILTIN_PREFIX = "builtin:"
@@ -113,7 +115,6 @@ def model_dir_for(name_or_path: str | ModelVersion) -> Path:
     return path
 
 
-@transaction.atomic
 def version_register(
     *,
     name: str,
@@ -127,7 +128,10 @@ def version_register(
     made_by_job: str = "",
     notes: str = "",
 ) -> ModelVersion:
-    """Register a candidate version after checking that its files or endpoint are described fully."""
+    """Register a candidate version after checking that its files or endpoint are described fully.
+
+    A local generator is exported to GGUF here (before anything is saved, so a failed export registers
+    nothing), which is what makes it servable by the model server."""
     for task in tasks:
         _check_task(task)
     if ModelVersion.objects.filter(name=name).exists():
@@ -151,8 +155,25 @@ def version_register(
             f"An OpenAI-compatible version needs a base URL such as http://host:8000/v1, not “{location}”."
         )
     version.full_clean()
-    version.save()
+    exported = _servable_export(version)
+    try:
+        with transaction.atomic():
+            version.save()
+            transaction.on_commit(model_server.preset_refresh)
+    except BaseException:
+        if exported is not None:
+            exported.unlink(missing_ok=True)
+        raise
     return version
+
+
+def _servable_export(version: ModelVersion) -> Path | None:
+    """Export a local generator's Hugging Face directory to the GGUF file the model server loads."""
+    if version.kind != ModelVersion.Kind.GENERATOR or version.backend != ModelVersion.Backend.LOCAL:
+        return None
+    if version.location.startswith(BUILTIN_PREFIX):
+        return None  # the bundled student is served from the GGUF file it ships as
+    return gguf_export(source=Path(version.location), target=model_server.gguf_path_for(version))
 
 
 def primary_metric(metrics: dict[str, Any]) -> tuple[str, float] | None:
@@ -232,4 +253,5 @@ def version_retire(*, version: ModelVersion) -> ModelVersion:
         raise ModelError(f"{version.name} still serves {tasks}; activate another version first.")
     version.status = ModelVersion.Status.RETIRED
     version.save(update_fields=["status"])
+    transaction.on_commit(model_server.preset_refresh)
     return version

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 
-from models_runtime.errors import GenerationCancelled, ModelError, ModelFilesError, PromptTooLongError
+from models_runtime.errors import ModelError, ModelFilesError, PromptTooLongError
 from models_runtime.hardware import dtype_name
 from models_runtime.types import ChatRequest, ChatResult
 
@@ -482,8 +482,3 @@ def engine_for(model_dir: Path, *, name: str | None = None, dtype: str | None = 
             engine = LocalEngine(key[0], name=name, dtype=key[1], **options)
             _engines[key] = engine
         return engine
-
-
-def check_not_cancelled(handle: GenerationHandle) -> None:
-    if handle.result().finish_reason == "cancelled":
-        raise GenerationCancelled("The generation was cancelled.")

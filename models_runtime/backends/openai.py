@@ -82,12 +82,14 @@ class OpenAIBackend:
         api_key: str = "not-needed",
         timeout: float = 60.0,
         max_retries: int = 3,
+        start_hint: str = "",
     ):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = model
         self.timeout = float(timeout)
         self.max_retries = max(0, int(max_retries))
+        self.start_hint = start_hint  # said after "is not answering": how to start this server
         self.url = f"{self.base_url}/chat/completions"
         self._headers = {"Authorization": f"Bearer {api_key or 'not-needed'}", "Accept": "application/json"}
         # A server that drops packets should not hold a caller for the whole read timeout per attempt.
@@ -206,13 +208,14 @@ class OpenAIBackend:
     # --- turning failures into words ----------------------------------------------------------
     def _network_problem(self, error: httpx.HTTPError) -> _Transient | ModelServerError:
         where = f"The model server at {self.base_url}"
+        hint = f" {self.start_hint}" if self.start_hint else ""
         if isinstance(error, httpx.ConnectTimeout):
             seconds = min(self.timeout, 10.0)
-            return _Transient(ModelServerError(f"{where} is not answering: no connection within {seconds:g} s."))
+            return _Transient(ModelServerError(f"{where} is not answering: no connection within {seconds:g} s.{hint}"))
         if isinstance(error, httpx.ConnectError):
             detail = str(error)
             reason = "connection refused" if "refused" in detail.lower() else (detail or "cannot connect")
-            return _Transient(ModelServerError(f"{where} is not answering: {reason}."))
+            return _Transient(ModelServerError(f"{where} is not answering: {reason}.{hint}"))
         if isinstance(error, httpx.TimeoutException):  # read, write or pool timeout
             return _Transient(ModelServerError(f"{where} did not answer within {self.timeout:g} s."))
         if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):

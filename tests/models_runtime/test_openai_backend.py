@@ -14,6 +14,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, Field
 
+from models_runtime.backends import openai as openai_backend
 from models_runtime.backends.openai import OpenAIBackend
 from models_runtime.errors import ModelServerError, PromptTooLongError
 from models_runtime.types import ChatRequest
@@ -226,10 +227,11 @@ def fake_server() -> Iterator[Callable[..., FakeServer]]:
         server.close()
 
 
-def test_a_server_that_is_down_is_named_quickly_after_bounded_retries() -> None:
+def test_a_server_that_is_down_is_named_after_bounded_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     base_url = f"http://127.0.0.1:{free_port()}/v1"
     backend = OpenAIBackend(base_url=base_url, model="any", max_retries=2)
-    started = time.monotonic()
+    waits: list[float] = []
+    monkeypatch.setattr(openai_backend.time, "sleep", waits.append)
 
     with pytest.raises(ModelServerError, match="connection refused") as raised:
         backend.complete(ask())
@@ -237,7 +239,7 @@ def test_a_server_that_is_down_is_named_quickly_after_bounded_retries() -> None:
         backend.submit(ask())
 
     assert base_url in str(raised.value)
-    assert time.monotonic() - started < 5
+    assert waits == [0.25, 0.5, 0.25, 0.5]  # two retries each, with exponential backoff, then the error
 
 
 @pytest.mark.parametrize(
@@ -274,14 +276,12 @@ def test_a_stream_of_nonsense_events_is_not_an_openai_server(fake_server: Callab
 def test_a_slow_server_fails_with_the_timeout(fake_server: Callable[..., FakeServer]) -> None:
     server = fake_server(lambda _: (200, "application/json", CHAT_OK), delay=3)
     backend = server.backend(timeout=0.5, max_retries=1)
-    started = time.monotonic()
 
     with pytest.raises(ModelServerError, match=r"did not answer within 0\.5 s") as raised:
         backend.complete(ask())
 
     assert server.base_url in str(raised.value)
-    assert time.monotonic() - started < 2.5
-    assert len(server.bodies) == 2  # a read timeout is transient: retried once
+    assert len(server.bodies) == 2  # a read timeout is transient: retried once, then the error
 
 
 def test_503_twice_then_an_answer_succeeds(fake_server: Callable[..., FakeServer]) -> None:
