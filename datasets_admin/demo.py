@@ -140,9 +140,9 @@ def _seed_problems(*, course: Course) -> None:
 def _seed_grader(*, admin: User) -> None:
     """Without an active grader, train the first one in the background (the worker runs it)."""
     from core.models import Job
-    from models_runtime.models import ActiveModel
+    from models_runtime import api as models
 
-    if ActiveModel.objects.filter(task="grader").exists():
+    if models.task_has_active_version("grader"):
         return
     # A training job left "running" by a worker that was stopped (Ctrl-C on `make run`) would never
     # finish: seeding runs before the demo's worker starts, so such a job is an orphan. Mark it and

@@ -303,7 +303,7 @@ RIDGE_FEATURES = "ridge_correct ridge_partial ridge_incorrect ridge_score".split
 
 
 def _embed(texts: list[str]) -> np.ndarray:
-    from models_runtime.embeddings import embed
+    from models_runtime.api import embed
 
     return embed(texts) if texts else np.zeros((0, 384), dtype=np.float32)
 
@@ -634,7 +634,7 @@ def _folds(n: int, groups: np.ndarray | None, k: int, seed: int) -> list[np.ndar
 
 def _bf16_ok() -> bool:
     """bf16 autocast halves CPU time where the CPU has bf16 instructions; elsewhere it is emulated."""
-    from models_runtime.hardware import cpu_has_bf16
+    from models_runtime.api import cpu_has_bf16
 
     return not os.environ.get("GRADER_DISABLE_BF16") and cpu_has_bf16()
 
@@ -696,7 +696,7 @@ def _train_encoder(
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from models_runtime.embeddings import embedding_model_path
+    from models_runtime.api import embedding_model_path
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
