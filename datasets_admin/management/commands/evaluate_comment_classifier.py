@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from datasets_admin.classifier import agreement, classifier_labels, classifier_scores
+from datasets_admin.services import annotated_comments_read, classifier_active
+from models_runtime import api as models_api
+
+
+class Command(BaseCommand):
+    help = (
+        "Agreement of the active comment classifier with people on an annotated CSV (SIGHT's layout): per "
+        "category Cohen's kappa against each annotator and F1, and macro_kappa. Writes nothing but the classifier's "
+        "first installation."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--data", type=Path, required=True, help="A CSV like SIGHT's sample_annotated.csv.")
+        parser.add_argument("--split", default="", help="Only rows of this datasplit (e.g. validation).")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["data"]
+        if not path.is_file():
+            raise CommandError(f"{path} does not exist.")
+        comments = annotated_comments_read(path)
+        if options["split"]:
+            comments = [c for c in comments if c.split == options["split"]]
+        if not comments:
+            raise CommandError(f"{path} has no comment with people's labels (annotator_H1_<category> columns).")
+        version = classifier_active()
+        texts = [c.text for c in comments]
+        scores = classifier_scores(version.parameters, models_api.embed(texts), texts)
+        result = agreement(classifier_labels(version.parameters, scores), [c.labels for c in comments])
+        result["classifier_version"] = version.version
+        result["data"] = str(path)
+        if options["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        self.stdout.write(f"macro kappa {result['macro_kappa']} over {result['comments']} comments ({version.version})")
+        for category, entry in result["categories"].items():
+            self.stdout.write(f"  {category:<20} kappa {entry['kappa']:.3f}  f1 {entry['f1']:.3f}  n={entry['n']}")
+        if result["left_out"]:
+            self.stdout.write(f"  left out (no positive example): {', '.join(result['left_out'])}")
