@@ -5,7 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from accounts.models import User
 from datasets_admin.demo import demo_seed
+from datasets_admin.sight_demo import sight_demo_seed
 
 
 class Command(BaseCommand):
@@ -13,6 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         logins = demo_seed()
+        sight_demo_seed(admin=User.objects.filter(username="admin").first())  # datasets_admin's lectures
         port = os.environ.get("TUTORLOOP_PORT", "8000")  # `make run PORT=...` serves there
         self.stdout.write(self.style.SUCCESS(f"Demo ready. Log in at http://127.0.0.1:{port} as:"))
         for login in logins:
