@@ -52,6 +52,7 @@ from datasets_admin.parsers import (
     uploads_expand,
 )
 from models_runtime import api as models_api
+from tutor.selectors import session_export_rows, training_pair_rows
 
 UPLOAD_DIR_NAME = "dataset-uploads"
 MAX_FILES_PER_UPLOAD = 500
@@ -882,8 +883,6 @@ def _license_for(lectures: list[dict[str, Any]]) -> str:
 
 def dataset_sync_from_apps(*, user: Any) -> list[DatasetVersion]:
     """Register the other apps' data sets, read through their selectors only."""
-    from tutor.selectors import session_export_rows, training_pair_rows
-
     versions = [
         dataset_register(
             slug="tutoring-sessions",
