@@ -6,6 +6,7 @@ Seeding is idempotent: running it again changes nothing that exists and adds wha
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from django.utils import timezone
 
 from accounts.models import Course, Role, User
 from accounts.services import course_create, course_teacher_add, enrollment_create, user_create
+from coaching.reflection.models import BankQuestion
+from coaching.reflection.services import bank_question_create, question_assign
 from grading.models import Assignment, Question, Submission
 from grading.services import assignment_create, grader_training_start, question_create, submission_create
 from tutor.models import Problem
@@ -83,6 +86,7 @@ def demo_seed() -> list[DemoLogin]:
     _seed_questions(course=course, teacher=people["teacher"], students=students)
     _seed_problems(course=course)
     _seed_grader(admin=people["admin"])
+    _seed_reflection_question(course=course, teacher=people["teacher"])
     return [
         DemoLogin(username=username, password=DEMO_PASSWORD, role=role, name=f"{first} {last}")
         for username, role, first, last in DEMO_PEOPLE
@@ -118,6 +122,20 @@ def _seed_questions(*, course: Course, teacher: User, students: list[User]) -> N
             label = labels[(index + position) % len(labels)]
             pool = by_label.get(label) or item["answers"]
             submission_create(question=question, student=student, answer_text=pool[index % len(pool)]["response"])
+
+
+DEMO_REFLECTION_QUESTION = (
+    "Why does TCP send a lost packet again, and how does that make the connection reliable for the application?"
+)
+
+
+def _seed_reflection_question(*, course: Course, teacher: User) -> None:
+    """One reflection question in the course's bank, assigned for two weeks, so students see it at once."""
+    question = BankQuestion.objects.filter(course=course, text=DEMO_REFLECTION_QUESTION).first()
+    if question is None:
+        question = bank_question_create(user=teacher, course=course, text=DEMO_REFLECTION_QUESTION, rating=4)
+    if not question.assignments.filter(course=course).exists():
+        question_assign(user=teacher, question=question, due_at=timezone.now() + datetime.timedelta(days=14))
 
 
 def _seed_problems(*, course: Course) -> None:

@@ -205,6 +205,15 @@ def bank_question_save(*, user: Any, dialogue: Dialogue, text: str, rating: Any 
 
 
 @transaction.atomic
+def bank_question_create(*, user: Any, course: Course, text: str, rating: Any = None) -> BankQuestion:
+    """A question the teacher wrote themselves (no dialogue), saved to the course's bank."""
+    _check_teaching(course=course, user=user)
+    question = BankQuestion(course=course, text=_question_text(text), rating=_rating(rating), created_by=user)
+    _clean_and_save(question)
+    return question
+
+
+@transaction.atomic
 def bank_question_update(*, user: Any, question: BankQuestion, text: str, rating: Any = None) -> BankQuestion:
     _check_teaching(course=question.course, user=user)
     question.text = _question_text(text)
