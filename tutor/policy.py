@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 from core.text import repeats_span
 from tutor.numbers import (
-    NUMBER_WORDS,
     contains_number,
     expression_value,
     format_number,
@@ -30,6 +29,7 @@ from tutor.numbers import (
     parse_number,
     same_number,
 )
+from tutor.sentences import affirms, ill_formed_reason, negates, sentences_of, whole_sentences_end
 
 POLICY_VERSION = "tutor-policy@v1"
 
@@ -82,8 +82,14 @@ class Step:
             first, _, rest = subject.partition(" ")
             if first in ("The", "A", "An", "Double", "Half", "Each", "Every", "His", "Her", "Their", "Its"):
                 subject = f"{first.lower()} {rest}"
-            return f"What {match.group('verb').lower()} {subject}?"
-        return self.gap_question()
+            question = f"What {match.group('verb').lower()} {subject}?"
+            if ill_formed_reason(question) is None:
+                return question
+        question = self.gap_question()
+        if ill_formed_reason(question) is None:
+            return question
+        # The line does not make a sentence to complete ("... which?"): ask for the step plainly.
+        return "What number do you get for this step?"
 
     def gap_question(self) -> str:
         """The step's sentence asking for the hidden result: "So he has how many feet left?"."""
@@ -125,7 +131,10 @@ class Step:
                 after = _DANGLING_RE.sub("", after[: mention.start].rstrip(" ,;:-"))
         asking = self._asking(after)
         question = " ".join(part for part in (before, f"{self.expression} = {asking}", after.rstrip(".!?")) if part)
-        return question[0].upper() + question[1:] + "?"
+        question = question[0].upper() + question[1:] + "?"
+        if ill_formed_reason(question) is not None:
+            return f"What is {self.expression}?"
+        return question
 
     def _asking(self, after: str) -> str:
         """ "how much" for money or when no unit follows the gap, else "how many"."""
@@ -527,6 +536,11 @@ class ReplyPlan:
     forbidden_values: tuple[float, ...] = ()
     allowed_values: tuple[float, ...] = ()
     attempts: int = 0
+    # Results the reply may call right (the final answer when solved, the steps just reached): a reply that
+    # affirms anything else, or negates these, is refused.
+    confirmed_values: tuple[float, ...] = ()
+    # Telling, refusals and flagged messages go out as written: the model may not reword what must be exact.
+    is_rephrasable: bool = True
 
 
 def plan_to_dict(plan: ReplyPlan) -> dict[str, Any]:
@@ -535,6 +549,7 @@ def plan_to_dict(plan: ReplyPlan) -> dict[str, Any]:
     data["policy"] = POLICY_VERSION
     data["forbidden_values"] = list(plan.forbidden_values)
     data["allowed_values"] = list(plan.allowed_values)
+    data["confirmed_values"] = list(plan.confirmed_values)
     return data
 
 
@@ -543,6 +558,7 @@ def plan_from_dict(data: dict[str, Any]) -> ReplyPlan:
     values = {key: value for key, value in data.items() if key in names}
     values["forbidden_values"] = tuple(values.get("forbidden_values", ()))
     values["allowed_values"] = tuple(values.get("allowed_values", ()))
+    values["confirmed_values"] = tuple(values.get("confirmed_values", ()))
     return ReplyPlan(**values)
 
 
@@ -594,6 +610,82 @@ def reply_violation(
         return "announces an answer"
     if facts is not None and facts.answer_value is None and facts.final_answer.lower() in text.lower():
         return "states the final answer"
+    return None
+
+
+def polarity_violation(sentence: str, *, confirmed_values: Sequence[float], is_solved: bool) -> str | None:
+    """A reply that confirms must not negate, and one that does not confirm must not affirm.
+
+    "No, 480 is not correct, well done." for a right answer, or "Yes, that's right" to a wrong one, never
+    reach a student. Affirming a step names the result that is right ("Yes, 15 is right."), so that praise
+    for one step never reads as praise for a wrong answer in the same message.
+    """
+    values = numbers_in(sentence)
+    if is_solved and negates(sentence):
+        return "a confirmation that negates"
+    if any(contains_number(confirmed_values, value) for value in values) and negates(sentence):
+        return "negates a result that is right"
+    if affirms(sentence):
+        if not confirmed_values:
+            return "affirms what the student has not got right"
+        wrong = [value for value in values if not contains_number(confirmed_values, value)]
+        if wrong and not sentence.rstrip().endswith("?"):
+            return f"affirms {format_number(wrong[0])}, which is not a right result"
+        if not is_solved and not values:
+            return "affirms without naming the result that is right"
+    return None
+
+
+def text_violation(
+    text: str,
+    *,
+    facts: ProblemFacts,
+    forbidden_values: Sequence[float],
+    is_telling_allowed: bool,
+    confirmed_values: Sequence[float] = (),
+    is_solved: bool = False,
+) -> str | None:
+    """The checks every sentence passes, the policy's own included: safe, and with the plan's polarity."""
+    found = reply_violation(text, forbidden_values=forbidden_values, is_telling_allowed=is_telling_allowed, facts=facts)
+    if found:
+        return found
+    for sentence in sentences_of(text):
+        found = polarity_violation(sentence, confirmed_values=confirmed_values, is_solved=is_solved)
+        if found:
+            return found
+    return None
+
+
+def plan_text_violation(
+    text: str,
+    *,
+    facts: ProblemFacts,
+    forbidden_values: Sequence[float],
+    is_telling_allowed: bool,
+    confirmed_values: Sequence[float] = (),
+    is_solved: bool = False,
+    student_text: str = "",
+) -> str | None:
+    """The gate's checks on the policy's own text: whole, well-formed sentences with the right polarity, and
+    every number one of the problem's, the worked solution's, or the student's own (quoted, asked about)."""
+    found = text_violation(
+        text,
+        facts=facts,
+        forbidden_values=forbidden_values,
+        is_telling_allowed=is_telling_allowed,
+        confirmed_values=confirmed_values,
+        is_solved=is_solved,
+    )
+    if found:
+        return found
+    known = [*facts.statement_values, *numbers_in(facts.worked_solution), *numbers_in(student_text)]
+    for sentence in sentences_of(text):
+        found = ill_formed_reason(sentence)
+        if found:
+            return found
+        for value in numbers_in(sentence):
+            if not contains_number(known, value):
+                return f"a number ({format_number(value)}) that is not in the problem or the student's message"
     return None
 
 
@@ -710,7 +802,10 @@ def _nudge(facts: ProblemFacts, target: Step | None) -> str:
 
 
 def _safe(text: str, forbidden: Sequence[float], *, is_telling_allowed: bool, facts: ProblemFacts) -> bool:
-    return reply_violation(text, forbidden_values=forbidden, is_telling_allowed=is_telling_allowed, facts=facts) is None
+    return (
+        plan_text_violation(text, forbidden_values=forbidden, is_telling_allowed=is_telling_allowed, facts=facts)
+        is None
+    )
 
 
 def safe_probing_reply(facts: ProblemFacts, *, known_steps: set[int], forbidden: Sequence[float]) -> str:
@@ -738,6 +833,7 @@ class _Planner:
     state: DialogueState
     target: Step | None
     forbidden: list[float]
+    is_rephrasable: bool = True  # off once the reply must say something exactly (a refusal)
 
     def make(
         self,
@@ -749,13 +845,28 @@ class _Planner:
         flag: str = "",
         is_solved: bool = False,
         revealed: Sequence[float | None] = (),
+        confirmed: Sequence[float | None] = (),
+        is_rephrasable: bool = True,
     ) -> ReplyPlan:
         shown = [value for value in revealed if value is not None]
+        right = tuple(value for value in confirmed if value is not None)
         forbidden = [value for value in self.forbidden if not contains_number(shown, value)]
-        if not _safe(text, forbidden, is_telling_allowed=bool(shown), facts=self.facts):
-            # A template quoted a number it may not show (e.g. the statement itself contains it).
+        student_text = next((turn.text for turn in reversed(self.dialogue) if turn.speaker == STUDENT), "")
+        found = plan_text_violation(
+            text,
+            facts=self.facts,
+            forbidden_values=forbidden,
+            is_telling_allowed=bool(shown),
+            confirmed_values=right,
+            is_solved=is_solved,
+            student_text=student_text,
+        )
+        if found:
+            # A template quoted a number it may not show (the statement itself holds it), or came out garbled:
+            # the same check as the model's text, and a plain question instead.
             text = safe_probing_reply(self.facts, known_steps=self.state.known_steps, forbidden=forbidden)
-            move, reason = "probing", reason + "; template caught by the check"
+            move, reason = "probing", f"{reason}; template caught by the check ({found})"
+            right, is_solved = (), is_solved
         # The model may say the problem's numbers, the plan's and the results the student has reached; not
         # the student's wrong numbers unless the plan asks about them ("Jasper spent 45 cents", written by
         # the tiny model after a student's "45?", would state a wrong result as a fact).
@@ -774,6 +885,8 @@ class _Planner:
             forbidden_values=tuple(forbidden),
             allowed_values=tuple(sorted(allowed)),
             attempts=self.state.attempts,
+            confirmed_values=right,
+            is_rephrasable=is_rephrasable and self.is_rephrasable and not flag and move != "telling",
         )
 
 
@@ -814,7 +927,9 @@ def reply_plan(
         else:
             text = f"Yes, {facts.final_answer} is correct, well done."
         reason = "the student stated the final answer"
-        return make("generic", text, reason, is_solved=True, revealed=[facts.answer_value])
+        return make(
+            "generic", text, reason, is_solved=True, revealed=[facts.answer_value], confirmed=[facts.answer_value]
+        )
     if state.tutor_turns == 0:
         text = _invitation(name, anonymous="Thanks. Could you")
         return make("generic", text, "first tutor turn: invite an explanation")
@@ -825,11 +940,13 @@ def reply_plan(
     elif kind == "answer_request":
         refusal = "I won't just give you the answer, but we can get there together. "
 
+    planner.is_rephrasable = not refusal
     lead = "So" if refusal else "Okay, so"  # after "I can't give you the answer, but ...", not "Okay"
     if state.last_progress and target is not None:
         praise = f"Yes, {format_number(state.last_progress[-1].result)} is right. "
         text = praise + _focus_question(target, lead="So")
-        return make("focus", text, "progress: focus on the next step", level=1, flag=flag)
+        confirmed = [step.result for step in state.last_progress]
+        return make("focus", text, "progress: focus on the next step", level=1, flag=flag, confirmed=confirmed)
 
     # Escalate while the student stays stuck: probe their reasoning, point at the step, give the
     # calculation, and only after the course's number of real attempts tell the step.
@@ -944,33 +1061,26 @@ JUNK_PHRASES = (
     "here's",
     "here is",
 )
-_SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)")
-_TAIL_RE = re.compile(r"[\w$.,%'\-–]*$")
 MIN_RELEVANCE = 0.5
 MIN_PLAN_RECALL = 0.5  # of the planned reply's own words, kept in the model's version
 ECHO_WORDS = 6  # this many words in a row from the student's message is parroting, not tutoring
 # Words any tutor uses; they neither ground a reply nor take it off topic.
 _TUTOR_WORDS_TEXT = (
-    "great good nice well done try tried again let's lets look check step steps work working worked think "
+    "great good nice well done try tried again let let's lets look check step steps work working worked think "
     "calculation calculate number numbers right correct okay answer explain question problem find first next "
     "then start together sure careful close almost carefully"
 )
 TUTOR_WORDS = frozenset(_TUTOR_WORDS_TEXT.split())
 
 
-def _could_be_number_word(fragment: str) -> bool:
-    fragment = fragment.lower().rstrip("-–")
-    return bool(fragment) and fragment.isalpha() and any(word.startswith(fragment) for word in NUMBER_WORDS)
-
-
 class ReplyGate:
-    """Lets a model's reply through piece by piece and stops it at the first piece that breaks the check.
+    """Lets a model's reply through sentence by sentence, each only once it has passed the check.
 
-    A number (or a word that may be the start of a spelled number) is held back until it is complete,
-    so the student never sees a forbidden number, not even in part. Everything else passes at once,
-    so the gate adds no delay to the first words. `finish()` decides what is kept: the model's text if
-    it is safe, on topic and whole, with the plan's question added if the model dropped it, or else
-    the code-written reply.
+    What streams is what is stored: a sentence is shown only when it is whole and passes every check (safe,
+    well formed, the plan's polarity, its numbers true, about the problem, not an echo, still asking what the
+    plan asks); the first sentence that fails stops the model. `final_text()` keeps what was shown and adds
+    the plan's question if the model did not ask it; when nothing passed, the planned text goes out, so the
+    stored reply always begins with what the student already saw (`tail()` is what is left to stream).
     """
 
     def __init__(self, plan: ReplyPlan, facts: ProblemFacts, *, context: str = "", max_chars: int = 360):
@@ -978,93 +1088,174 @@ class ReplyGate:
         self.facts = facts
         self.context = context
         self.max_chars = max_chars
-        self.text = ""
-        self.emitted = 0
+        self.text = ""  # everything the model wrote
+        self.shown = ""  # what passed the check and was handed on
+        self._judged = 0  # how much of `text` has been judged, in whole sentences
         self.violation: str | None = None
         self.is_full = False
         self._is_telling_allowed = plan.move == "telling" or plan.is_solved or plan.reveals_answer
+        questions = [sentence for sentence in sentences_of(plan.text) if sentence.endswith("?")]
+        self._questions = questions
+        self._question = questions[-1] if questions else ""
+        self._grounding = content_words(plan.text) | content_words(facts.statement) | TUTOR_WORDS
+        self._sources = _fact_sources(plan, facts)
+        self._final: tuple[str, str] | None = None
+        if not plan.is_rephrasable:
+            self.violation = "the plan is said as written (telling, a refusal or a flag)"
+
+    @property
+    def emitted(self) -> int:
+        return len(self.shown)
 
     @property
     def is_stopped(self) -> bool:
         return self.violation is not None or self.is_full
 
-    def _boundary(self, text: str) -> int:
-        match = _TAIL_RE.search(text)
-        tail = match.group(0) if match else ""
-        if tail and (re.search(r"\d", tail) or _could_be_number_word(tail)):
-            return len(text) - len(tail)
-        return len(text)
-
-    def _check(self, text: str) -> str | None:
-        found = reply_violation(
-            text,
-            forbidden_values=self.plan.forbidden_values,
-            is_telling_allowed=self._is_telling_allowed,
+    def _sentence_violation(self, sentence: str) -> str | None:
+        plan = self.plan
+        found = ill_formed_reason(sentence) or text_violation(
+            sentence,
             facts=self.facts,
+            forbidden_values=plan.forbidden_values,
+            is_telling_allowed=self._is_telling_allowed,
+            confirmed_values=plan.confirmed_values,
+            is_solved=plan.is_solved,
         )
         if found:
             return found
-        for value in numbers_in(text):
-            if not contains_number(self.plan.allowed_values, value):
+        for value in numbers_in(sentence):
+            if not contains_number(plan.allowed_values, value):
                 number = format_number(value)
                 return f"a number ({number}) that is not in the problem, the plan or a result the student reached"
-        lowered = text.lower()
+        unsupported = _unsupported_fact(sentence, self._sources, confirmed=plan.confirmed_values)
+        if unsupported:
+            return unsupported
+        lowered = sentence.lower()
         for phrase in JUNK_PHRASES:
             if phrase in lowered:
                 return f"off-track wording (“{phrase}”)"
+        words = content_words(sentence)
+        if words and len(words & self._grounding) / len(words) < MIN_RELEVANCE:
+            return "not about this problem"
+        if _echoes(self.shown + " " + sentence, self.context, allowed=plan.text):
+            return "it repeats the student's message"
+        if sentence.endswith("?"):
+            if self.shown.count("?") >= max(1, plan.text.count("?")):
+                return "a second question"
+            said = content_words(sentence)
+            recalls = [
+                len(planned & said) / len(planned)
+                for planned in (content_words(question) - TUTOR_WORDS for question in self._questions or [plan.text])
+                if planned
+            ]
+            if recalls and max(recalls) < MIN_PLAN_RECALL:
+                return "it lost what the planned reply asks"
         return None
 
+    def _judge(self, *, is_final: bool) -> str:
+        end = whole_sentences_end(self.text, is_final=is_final)
+        out = ""
+        if end <= self._judged:
+            return out
+        for sentence in sentences_of(self.text[self._judged : end]):
+            self.violation = self._sentence_violation(sentence)
+            if self.violation:
+                return out
+            piece = (" " if self.shown else "") + sentence
+            self.shown += piece
+            out += piece
+        self._judged = end
+        return out
+
     def feed(self, piece: str) -> str:
-        """Take the next piece of the model's text; return what may be shown now ("" when held back)."""
+        """Take the next piece of the model's text; return what may be shown now (whole checked sentences)."""
         if self.is_stopped:
             return ""
         self.text += piece
         if len(self.text) > self.max_chars:
             self.is_full = True
-        end = self._boundary(self.text)
-        if end <= self.emitted:
+        return self._judge(is_final=False)
+
+    def finish(self) -> str:
+        """The model is done: judge its last sentence too. Returns what may be shown of it."""
+        if self.violation is not None:
             return ""
-        self.violation = self._check(self.text[:end])
-        if self.violation:
-            return ""
-        shown = self.text[self.emitted : end]
-        self.emitted = end
-        return shown
+        return self._judge(is_final=True)
 
     def final_text(self) -> tuple[str, str]:
-        """The reply to keep and where it came from: ("model" | "model+plan" | "plan", why)."""
-        if self.violation:
-            return self.plan.text, f"replaced: {self.violation}"
-        text = self.text.strip()
-        self.violation = self._check(text)
-        if self.violation:
-            return self.plan.text, f"replaced: {self.violation}"
-        ends = [match.end() for match in _SENTENCE_END_RE.finditer(text)]
-        if not ends:
+        """The reply to keep and where it came from: ("model" | "model+plan" | "plan", why).
+
+        It always begins with `shown`: nothing the student saw is taken back.
+        """
+        if self._final is not None:
+            return self._final
+        self.finish()
+        self._final = self._decide()
+        return self._final
+
+    def tail(self) -> str:
+        """What of the final reply has not been shown yet."""
+        text, _ = self.final_text()
+        return text[len(self.shown) :]
+
+    def _decide(self) -> tuple[str, str]:
+        shown = self.shown.strip()
+        if not shown:
+            if self.violation:
+                return self.plan.text, f"replaced: {self.violation}"
+            if self.text.strip() and not whole_sentences_end(self.text, is_final=True):
+                return self.plan.text, "replaced: the model wrote no whole sentence"
             return self.plan.text, "replaced: the model wrote no whole sentence"
-        text = text[: ends[-1]].strip()
-        words = content_words(text)
-        # Grounded in the plan and the problem, not in the student's message: echoing the student is
-        # the tiny model's favourite way to look relevant.
-        grounding = content_words(self.plan.text) | content_words(self.facts.statement) | TUTOR_WORDS
-        if len(text.split()) < 3 or not words:
-            return self.plan.text, "replaced: too short"
-        if len(words & grounding) / len(words) < MIN_RELEVANCE:
-            return self.plan.text, "replaced: not about this problem"
-        if _echoes(text, self.context, allowed=self.plan.text):
-            return self.plan.text, "replaced: it repeats the student's message"
-        if self.plan.is_solved and not contains_number(numbers_in(text), self.facts.answer_value):
-            return self.plan.text, "replaced: the confirmation must name the answer"
-        source = "model"
-        questions = [sentence for sentence in re.split(r"(?<=[.!?])\s+", self.plan.text) if sentence.endswith("?")]
-        if self.plan.move in ("focus", "probing", "telling") and "?" not in text and questions:
-            text = f"{text} {_without_lead(questions[-1])}"
-            source = "model+plan"
-        # What the plan asks is its question (the sentence before it only grounds it in the problem).
-        planned = content_words(questions[-1] if questions else self.plan.text) - TUTOR_WORDS
-        if planned and len(planned & content_words(text)) / len(planned) < MIN_PLAN_RECALL:
-            return self.plan.text, "replaced: it lost what the planned reply asks"
-        return text, source
+        self.shown = shown
+        additions = []
+        if self.plan.is_solved and not contains_number(numbers_in(shown), self.facts.answer_value):
+            # The confirmation must name the answer: the plan's own confirmation follows what was shown.
+            additions.append(self.plan.text)
+        elif self._question and "?" not in shown:
+            additions.append(_without_lead(self._question))
+        elif self.plan.move in ("focus", "probing") and not self._question and len(shown.split()) < 3:
+            additions.append(self.plan.text)
+        if additions:
+            why = f"; then {self.violation}" if self.violation else ""
+            return f"{shown} {' '.join(additions)}", f"model+plan{why}"
+        return shown, "model"
+
+
+_FACT_CLAUSE_RE = re.compile(r"[,;:]\s+|\s+(?:and|but|while|whereas)\s+")
+
+
+def _fact_sources(plan: ReplyPlan, facts: ProblemFacts) -> list[str]:
+    """What a number stated as a fact may rest on: the clauses of the problem, of the plan and of the steps
+    the student has reached. Clauses, not sentences: "He buys 2 pounds of cheddar cheese for $10, a pound of
+    cream cheese that cost half ..." does not say that the cream cheese cost $10."""
+    sentences = sentences_of(facts.statement) + sentences_of(plan.text)
+    sentences += [step.line for step in facts.steps if contains_number(plan.allowed_values, step.result)]
+    return [clause for sentence in sentences for clause in _FACT_CLAUSE_RE.split(sentence) if clause.strip()]
+
+
+FACT_SUPPORT = 0.6  # of a stated fact's own words, found in one sentence of the problem or the plan with its number
+
+
+def _unsupported_fact(sentence: str, sources: Sequence[str], *, confirmed: Sequence[float]) -> str | None:
+    """A number stated as a fact ("The distance from riverbed to peak is 300m.") must be said of what it is.
+
+    A question states nothing; a confirmed result ("Yes, 15 is right.") is true by the plan. Otherwise the
+    sentence's words must mostly be found in one sentence of the problem or the plan that holds the number.
+    """
+    if sentence.rstrip().endswith("?"):
+        return None
+    words = content_words(sentence) - TUTOR_WORDS
+    for value in numbers_in(sentence):
+        if contains_number(confirmed, value) or not words:
+            continue
+        supported = any(
+            contains_number(numbers_in(source), value)
+            and len(words & content_words(source)) / len(words) >= FACT_SUPPORT
+            for source in sources
+        )
+        if not supported:
+            return f"states {format_number(value)} as a fact the problem does not say"
+    return None
 
 
 def _echoes(text: str, source: str, *, allowed: str = "") -> bool:

@@ -191,11 +191,15 @@ def _write(turn_id: int, channel: _Channel, turn: Turn | None = None) -> None:
                         extra["first_piece_seconds"] = round(time.monotonic() - started, 3)
                     channel.put("piece", shown)
                     if time.monotonic() - last_save >= SAVE_EVERY_SECONDS:
-                        _save_partial(turn_id, gate.text[: gate.emitted])
+                        _save_partial(turn_id, gate.shown)
                         last_save = time.monotonic()
                 if gate.is_stopped:
                     stream.cancel()
                     break
+            if not channel.cancel.is_set():
+                last = gate.finish()  # the model's last sentence, judged now that nothing more follows
+                if last:
+                    channel.put("piece", last)
             generation = stream.result()
             extra["completion_tokens"] = generation.completion_tokens
             extra["finish_reason"] = generation.finish_reason
@@ -208,15 +212,22 @@ def _write(turn_id: int, channel: _Channel, turn: Turn | None = None) -> None:
         text, check = plan.text, "replaced: the reader left before the reply was written"
     elif not is_model_enabled():
         text, check = plan.text, "plan: the model is switched off"
-        for word in re.findall(r"\S+\s*", text):
-            channel.put("piece", word)
+        _put_words(channel, text)
     else:
+        # What was shown stays; the rest (the plan's question, or the whole plan if nothing passed) follows it,
+        # so the student ends up seeing exactly the stored reply.
         text, check = gate.final_text()
+        _put_words(channel, gate.tail())
     extra["source"] = check if check in ("model", "model+plan") else "plan"
     extra["check"] = check
     extra["model_text"] = gate.text[:2000]
     extra["seconds"] = round(time.monotonic() - started, 3)
     reply_complete(turn_id=turn_id, text=text, provenance_extra=extra)
+
+
+def _put_words(channel: _Channel, text: str) -> None:
+    for word in re.findall(r"\s*\S+", text):
+        channel.put("piece", word)
 
 
 def _write_safely(turn_id: int, channel: _Channel, turn: Turn | None = None) -> None:

@@ -80,9 +80,9 @@ def test_the_reply_streams_in_pieces_and_is_stored_with_provenance(
     # When the model's first piece came and when the gate first showed something (bench/tutor.py reads both).
     first_token = reply.provenance["first_token_seconds"]
     assert 0 < first_token <= reply.provenance.get("first_piece_seconds", first_token)
-    # What streamed is what the model wrote and the gate let through; `done` carries the stored reply.
+    # What streamed is exactly the stored reply (checked sentences of the model's text, then the plan's).
     streamed = "".join(data for kind, data in events if kind == "piece")
-    assert html.unescape(streamed) in reply.provenance["model_text"]
+    assert html.unescape(streamed) == reply.text
     assert 'data-status="complete"' in events[-1][1]
     assert len(generations) == 1
 
@@ -243,3 +243,29 @@ def test_an_asgi_reader_sends_each_piece_as_the_writer_hands_it_over(
     assert ": keep-alive\n\n" in received[1:-2]
     assert received[-2:] == [replies.sse_event("piece", "subtract 3?", event_id="23"), "event: done\ndata: the end\n\n"]
     assert channel.waker is None  # the writer no longer reaches a reader that has finished
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I got 4 because 12 - 3 = 9 and 9 - 5 = 4",
+        "no idea",
+        "12 + 3 = 15 spoons",
+        "The answer is 10",
+    ],
+)
+def test_what_streams_is_what_is_stored(school: School, problem: Problem, settings, text: str) -> None:
+    # The real model writes enough for whole sentences: every piece the student sees passed the check, and the
+    # pieces add up to the stored reply (the text that streamed is never replaced by another).
+    settings.TUTOR_MAX_NEW_TOKENS = 40
+    session, _ = session_start(student=school.student, problem=problem)
+    if text.startswith("12 +"):
+        _, first = turn_student_create(session=session, student=school.student, text="I got 4 because 12 - 3 = 9")
+        replies.reply_write_now(turn_id=first.pk)
+    _, reply = turn_student_create(session=session, student=school.student, text=text)
+    events = read_stream(client_for(school.student), reply)
+    pieces = "".join(html.unescape(data) for kind, data in events if kind == "piece")
+    reply.refresh_from_db()
+    assert pieces == reply.text
+    done = [data for kind, data in events if kind == "done"]
+    assert html.escape(reply.text) in done[0]
