@@ -266,6 +266,7 @@ def _seconds(stamp: str) -> float:
 
 
 def _cues(text: str, kind: str) -> list[Segment]:
+    label = "WebVTT" if kind == "vtt" else "SRT"
     try:
         if kind == "vtt":
             captions = webvtt.from_buffer(io.StringIO(text))
@@ -273,11 +274,10 @@ def _cues(text: str, kind: str) -> list[Segment]:
             captions = webvtt.from_buffer(io.StringIO(text), format="srt")
         cues = [Segment(" ".join(c.text.split()), _seconds(c.start), _seconds(c.end)) for c in captions]
     except (MalformedFileError, ValueError, IndexError) as error:
-        label = "WebVTT" if kind == "vtt" else "SRT"
         raise FileRefused(f"The file is not valid {label}: {error or 'its cues cannot be read'}.") from error
     cues = [cue for cue in cues if cue.text]
     if not cues:
-        raise FileRefused("The transcript has no cue with text.")
+        raise FileRefused(f"The file is not valid {label}: it has no cue with a time and text.")
     return cues
 
 
