@@ -24,7 +24,10 @@ from datasets_admin.parsers import (
 )
 from datasets_admin.sight_demo import SIGHT_DEMO_DIR
 
-VTT = "WEBVTT\n\n00:00:01.000 --> 00:00:04.500\nToday: eigenvalues.\n\n00:01:05.000 --> 00:01:09.250\nNow the determinant.\n"
+VTT = (
+    "WEBVTT\n\n00:00:01.000 --> 00:00:04.500\nToday: eigenvalues.\n\n"
+    "00:01:05.000 --> 00:01:09.250\nNow the determinant.\n"
+)
 SRT = (
     "1\n00:00:01,000 --> 00:00:04,500\nToday: eigenvalues.\n\n2\n00:01:05,000 --> 00:01:09,250\nNow the determinant.\n"
 )
