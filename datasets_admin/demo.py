@@ -20,7 +20,7 @@ from accounts.services import course_create, course_teacher_add, enrollment_crea
 from coaching.reflection.models import BankQuestion
 from coaching.reflection.services import bank_question_create, question_assign
 from grading.models import Assignment, Question, Submission
-from grading.services import assignment_create, grader_training_start, question_create, submission_create
+from grading.services import assignment_create, grader_first_start, question_create, submission_create
 from tutor.models import Problem
 from tutor.services import problem_create
 
@@ -83,9 +83,9 @@ def demo_seed() -> list[DemoLogin]:
     for student in students:
         enrollment_create(course=course, student=student)
 
-    _seed_questions(course=course, teacher=people["teacher"], students=students)
+    assignment = _seed_questions(course=course, teacher=people["teacher"], students=students)
     _seed_problems(course=course)
-    _seed_grader(admin=people["admin"])
+    _seed_grader(admin=people["admin"], assignment=assignment)
     _seed_reflection_question(course=course, teacher=people["teacher"])
     return [
         DemoLogin(username=username, password=DEMO_PASSWORD, role=role, name=f"{first} {last}")
@@ -93,7 +93,7 @@ def demo_seed() -> list[DemoLogin]:
     ]
 
 
-def _seed_questions(*, course: Course, teacher: User, students: list[User]) -> None:
+def _seed_questions(*, course: Course, teacher: User, students: list[User]) -> Assignment:
     title = "Networking short answers"
     assignment = Assignment.objects.filter(course=course, title=title).first() or assignment_create(
         course=course,
@@ -122,6 +122,7 @@ def _seed_questions(*, course: Course, teacher: User, students: list[User]) -> N
             label = labels[(index + position) % len(labels)]
             pool = by_label.get(label) or item["answers"]
             submission_create(question=question, student=student, answer_text=pool[index % len(pool)]["response"])
+    return assignment
 
 
 DEMO_REFLECTION_QUESTION = (
@@ -155,8 +156,10 @@ def _seed_problems(*, course: Course) -> None:
         )
 
 
-def _seed_grader(*, admin: User) -> None:
-    """Without an active grader, train the first one in the background (the worker runs it)."""
+def _seed_grader(*, admin: User, assignment: Assignment) -> None:
+    """Without an active grader, prepare the first one in the background (the worker runs it): a quick
+    fit activated in about a minute, which then grades the demo assignment's answers for the teacher to
+    review, and the full grader trained after it (grading.training.grader_quick_run)."""
     from core.models import Job
     from models_runtime import api as models
 
@@ -170,7 +173,7 @@ def _seed_grader(*, admin: User) -> None:
     )
     if Job.objects.filter(kind="grading.retrain", status=Job.Status.QUEUED).exists():
         return
-    grader_training_start(user=admin)
+    grader_first_start(user=admin, grade_assignment_ids=[assignment.pk])
 
 
 def _problem_title(statement: str) -> str:

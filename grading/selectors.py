@@ -220,13 +220,50 @@ def assignment_grading_job_active(*, assignment: Assignment, user: Any) -> Any:
     )
 
 
+GRADER_MISSING = (
+    "No grader is active yet, so answers cannot be graded. An administrator can prepare one from the "
+    "Models page or the assignment page."
+)
+
+
 def grader_problem() -> str:
-    """Why grading cannot start now (no active grader, missing files), or "" when a grader is ready."""
+    """Why grading cannot start now (no active grader, missing files), or "" when a grader is ready.
+
+    Worded for teachers: it never asks anyone to run a command."""
     from grading.grader import active_grader_dir
     from models_runtime import api as models
 
     try:
         active_grader_dir()
+    except models.ModelNotFoundError:
+        preparing = grader_training_job_active()
+        if preparing is not None:
+            return (
+                f"The first grader is being prepared ({preparing.percent}%). Grading opens by itself when it "
+                "is ready, in a minute or two."
+            )
+        return GRADER_MISSING
     except models.ModelError as error:
         return error.message
     return ""
+
+
+def grader_training_job_active() -> Any:
+    """The queued or running job that trains a grader (the quick first one before the full one), or None.
+
+    Every teacher may follow its progress on the assignment page: it decides when they can grade."""
+    from core.models import Job
+
+    jobs = Job.objects.filter(kind="grading.retrain", status__in=Job.ACTIVE_STATUSES)
+    return jobs.filter(params__quick=True).order_by("created_at").first() or jobs.order_by("created_at").first()
+
+
+def grader_is_quick_active() -> bool:
+    """Whether the grader serving now is the quick first one (the full one is still to come)."""
+    from models_runtime import api as models
+
+    try:
+        version = models.version_for_task("grader")
+    except models.ModelError:
+        return False
+    return bool((version.metrics or {}).get("quick"))

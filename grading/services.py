@@ -375,6 +375,10 @@ def assignment_release(*, assignment: Assignment, user: Any) -> int:
     return len(grades)
 
 
+GRADER_QUICK_KEY = "grading.first_grader"
+GRADER_TRAINING_KEYS = (GRADER_QUICK_KEY, "grading.retrain")
+
+
 def grader_training_start(*, user: Any = None, fast: bool = False) -> Job:
     """Train a grader in the background: the first from the shipped seed data, later ones with reviews."""
     from grading.tasks import grader_train_task
@@ -386,4 +390,19 @@ def grader_training_start(*, user: Any = None, fast: bool = False) -> Job:
         created_by=user,
         params={"fast": fast},
         unique_key="grading.retrain",
+    )
+
+
+def grader_first_start(*, user: Any = None, grade_assignment_ids: list[int] | None = None) -> Job:
+    """A fresh install's first grader, in about a minute: a quick fit activated at once; then the given
+    assignments are graded and the full grader is trained, replacing the quick one when it is ready."""
+    from grading.tasks import grader_train_task
+
+    return job_create(
+        kind="grading.retrain",
+        title="Prepare the first grader",
+        task=grader_train_task,
+        created_by=user,
+        params={"quick": True, "grade_assignment_ids": list(grade_assignment_ids or [])},
+        unique_key=GRADER_QUICK_KEY,
     )

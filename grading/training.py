@@ -20,6 +20,7 @@ from core.models import Job
 from core.services import job_progress_set
 from grading.grader import bank_write
 from grading.grader_model import (
+    GraderConfig,
     GradingExample,
     grader_evaluate,
     grader_load,
@@ -28,7 +29,7 @@ from grading.grader_model import (
     question_text_key,
 )
 from grading.models import Grade
-from grading.services import question_key
+from grading.services import assignment_grading_start, grader_training_start, question_key
 from models_runtime import api as models
 
 
@@ -108,6 +109,10 @@ def grader_train_and_register(
     fast: bool = False,
     refit: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    config: Any = None,
+    quick: bool = False,
+    measure: bool = True,
+    activation_reason: str = "Trained by train_grader with --activate",
 ) -> dict[str, Any]:
     """Measure on a held-out part, register a candidate (and activate it if asked).
 
@@ -118,7 +123,9 @@ def grader_train_and_register(
     and the held-out parts are kept beside it as CSV files for `evaluate_grader` to re-measure.
     """
     started = time.monotonic()
-    train, unseen_answers, unseen_questions = split_holdout(examples)
+    # Without `measure` (the quick first grader) nothing is held out: every answer is a neighbour.
+    train, unseen_answers, unseen_questions = split_holdout(examples) if measure else (list(examples), [], [])
+    refit = refit and measure
     name = name or f"grader-{timezone.now():%Y%m%d-%H%M%S}"
     directory = Path(settings.MODELS_DIR) / "graders" / name
     if directory.exists():
@@ -134,10 +141,7 @@ def grader_train_and_register(
         return lambda done, total: progress(fit * total + done, fits * total)
 
     try:
-        config = None
-        if fast:
-            from grading.grader_model import GraderConfig
-
+        if fast and config is None:
             config = GraderConfig.fast()
         info = grader_train(train, output_dir=measured_dir, progress=fit_progress(0), config=config)
         grader = grader_load(measured_dir)
@@ -171,12 +175,20 @@ def grader_train_and_register(
             "measured_train_size": len(train),
             "train_size": len(kept),
             "refit_on_all": refit,
+            "quick": quick,
             "training_seconds": round(time.monotonic() - started, 1),
             "training": {key: value for key, value in info.items() if isinstance(value, (int, float, str))},
         }
         held = len(unseen_answers) + len(unseen_questions)
         notes = f"Measured on {held} held-out answers after training on {len(train)}; "
         notes += f"then trained on all {len(kept)}." if refit else f"trained on those {len(kept)} only."
+        if not measure:
+            notes = f"Trained on {len(kept)} answers; not measured on held-out data."
+        if quick:
+            notes = (
+                "Quick first grader (a sample of the seed data, no cross-encoder); the full grader replaces it. "
+                + notes
+            )
         version = models.version_register(
             name=name,
             base_model="all-MiniLM-L6-v2",
@@ -195,7 +207,7 @@ def grader_train_and_register(
             version=version,
             task="grader",
             user=user,
-            reason="Trained by train_grader with --activate",
+            reason=activation_reason,
             confirm_worse=True,
         )
     return {"version": version.name, "metrics": metrics, "activated": activate}
@@ -258,19 +270,59 @@ def examples_merge(base: list[GradingExample], reviewed: list[GradingExample]) -
 SEED_DATA_DIR = Path(__file__).resolve().parent / "seed_data" / "saf_english"
 
 
-def grader_training_run(*, job: Job) -> dict[str, Any]:
-    """The (re)training job: the active grader's data (or, for the first grader, the SAF seed data
-    shipped with Tutorloop) plus teachers' reviewed grades. The first grader is activated at once;
-    later ones are registered as candidates for an admin to compare and activate."""
+QUICK_ANSWERS_PER_QUESTION = 12
+
+
+def examples_sample(examples: list[GradingExample], *, per_question: int, seed: int = 13) -> list[GradingExample]:
+    """At most `per_question` answers of each question, the labels taken in turn so each label is there."""
+    rng = random.Random(seed)
+    by_question: dict[str, dict[str, list[GradingExample]]] = defaultdict(lambda: defaultdict(list))
+    for example in examples:
+        by_question[example.question_id or example.question][example.label or ""].append(example)
+    kept: list[GradingExample] = []
+    for key in sorted(by_question):
+        pools = [list(by_question[key][label]) for label in sorted(by_question[key])]
+        for pool in pools:
+            rng.shuffle(pool)
+        taken = 0
+        while taken < per_question and any(pools):
+            for pool in pools:
+                if pool and taken < per_question:
+                    kept.append(pool.pop())
+                    taken += 1
+    return kept
+
+
+def grader_is_quick(version: Any) -> bool:
+    """A quick first grader (made so a fresh install can grade at once) that the full one replaces."""
+    return bool((version.metrics or {}).get("quick"))
+
+
+def _active_grader_state() -> tuple[list[GradingExample] | None, bool]:
+    """(the active grader's training examples, whether it is a quick first grader); (None, False) if none."""
     from grading.grader import active_grader_dir
 
     try:
         directory, _ = active_grader_dir()
-        base = examples_load(directory)
-        is_first = False
     except models.ModelError:
-        base = examples_read([SEED_DATA_DIR])
-        is_first = True
+        return None, False
+    return examples_load(directory), grader_is_quick(models.version_for_task("grader"))
+
+
+def grader_training_run(*, job: Job) -> dict[str, Any]:
+    """The (re)training job: the active grader's data (or, for the first grader, the SAF seed data
+    shipped with Tutorloop) plus teachers' reviewed grades. The first grader is activated at once;
+    later ones are registered as candidates for an admin to compare and activate, except the full
+    grader that replaces a quick first one, which is activated as soon as it is trained.
+
+    A `quick` job (`make run` on a fresh install starts one) trains on a sample of the seed data without
+    the cross-encoder, in about a minute, activates it, grades the assignments named in its parameters
+    and starts the full training; see `grader_quick_run`."""
+    if job.params.get("quick"):
+        return grader_quick_run(job=job)
+    base_or_none, active_is_quick = _active_grader_state()
+    is_first = base_or_none is None
+    base = examples_read([SEED_DATA_DIR]) if is_first or active_is_quick else base_or_none or []
     reviewed = reviewed_examples()
     job_progress_set(job=job, progress=0, total=100, message=f"{len(base)} earlier answers, {len(reviewed)} reviewed")
 
@@ -286,5 +338,55 @@ def grader_training_run(*, job: Job) -> dict[str, Any]:
         user=job.created_by,
         progress=progress,
         fast=bool(job.params.get("fast")),
-        activate=is_first,
+        activate=is_first or active_is_quick,
+        activation_reason=(
+            "The full grader replaces the quick first one." if active_is_quick else "The first grader of this install."
+        ),
     )
+
+
+def grader_quick_run(*, job: Job) -> dict[str, Any]:
+    """A quick first grader: activated at once, then the waiting answers graded and the full grader started."""
+    base, _ = _active_grader_state()
+    result: dict[str, Any] = {"version": "", "activated": False}
+    if base is None:  # a grader appeared meanwhile (an admin activated one): nothing quick is needed
+        examples = examples_sample(examples_read([SEED_DATA_DIR]), per_question=QUICK_ANSWERS_PER_QUESTION)
+        job_progress_set(
+            job=job, progress=0, total=100, message=f"A quick first grader from {len(examples)} sample answers"
+        )
+
+        def progress(done: int, total: int) -> None:
+            job_progress_set(job=job, progress=min(99, int(100 * done / max(total, 1))), total=100)
+
+        result = grader_train_and_register(
+            examples=examples,
+            job_id=str(job.pk),
+            user=job.created_by,
+            progress=progress,
+            config=GraderConfig.quick(),
+            measure=False,
+            quick=True,
+            activate=True,
+            activation_reason="A quick first grader, so the install can grade at once; the full one follows.",
+        )
+    graded = []
+    for assignment in _assignments_for(job.params.get("grade_assignment_ids") or []):
+        teacher = assignment.created_by or job.created_by
+        try:
+            assignment_grading_start(assignment=assignment, user=teacher)
+        except ApplicationError:
+            continue  # already being graded, or the user no longer teaches it
+        graded.append(assignment.pk)
+    try:
+        full = grader_training_start(user=job.created_by)
+        result["full_training_job"] = str(full.pk)
+    except ApplicationError:
+        pass  # a full training is already queued or running
+    result["grading_started_for"] = graded
+    return result
+
+
+def _assignments_for(ids: list[int]) -> list[Any]:
+    from grading.models import Assignment
+
+    return list(Assignment.objects.filter(pk__in=ids).select_related("created_by", "course"))

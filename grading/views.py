@@ -44,7 +44,9 @@ from grading.selectors import (
     grade_groups,
     grade_list_released_for_student,
     grade_queue,
+    grader_is_quick_active,
     grader_problem,
+    grader_training_job_active,
     question_get_for_user,
     question_ids_released_for_student,
     submission_list_current_for_student,
@@ -55,6 +57,7 @@ from grading.services import (
     grade_accept,
     grade_feedback_edit,
     grade_override,
+    grader_first_start,
     grades_accept_many,
     grades_relabel_many,
     submission_create,
@@ -196,10 +199,44 @@ def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
             "counts": assignment_grade_counts(assignment_ids=[assignment.pk])[assignment.pk],
             "chart_data": assignment_chart_data(assignment=assignment),
             "job": assignment_grading_job_active(assignment=assignment, user=request.user),
-            "grader_problem": grader_problem(),
+            **_grader_state(),
             "import_form": AnswersImportForm(),
         },
     )
+
+
+def _grader_state() -> dict[str, Any]:
+    return {
+        "grader_problem": grader_problem(),
+        "grader_job": grader_training_job_active(),
+        "grader_is_quick": grader_is_quick_active(),
+    }
+
+
+@role_required(*TEACHING_ROLES)
+def assignment_grader_state(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
+    """The page polls this while the first grader is prepared; when it is ready, the page reloads."""
+    assignment = _assignment_or_404(request, assignment_id)
+    state = _grader_state()
+    if request.htmx and not state["grader_problem"] and request.GET.get("waiting"):
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "grading/assignment_detail.html#grader-state", {"assignment": assignment, **state})
+
+
+@role_required(Role.ADMIN)
+@require_POST
+def grader_first(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
+    """An admin prepares the first grader from the assignment page (no command to run)."""
+    assignment = _assignment_or_404(request, assignment_id)
+    fallback = reverse("grading:assignment_detail", args=[assignment.pk])
+    try:
+        grader_first_start(user=request.user, grade_assignment_ids=[assignment.pk])
+    except ApplicationError as error:
+        return _failure(request, error, fallback=fallback)
+    messages.success(request, "Preparing the first grader: this page shows its progress.")
+    return redirect(fallback)
 
 
 @role_required(*TEACHING_ROLES)

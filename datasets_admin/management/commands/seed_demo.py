@@ -25,6 +25,7 @@ class Command(BaseCommand):
         training = Job.objects.filter(kind="grading.retrain", status__in=Job.ACTIVE_STATUSES).first()
         if training is not None:
             self.stdout.write(
-                "The first grader is training in the background from the shipped SAF data "
-                f"(a few minutes; progress at /jobs/{training.pk}/)."
+                "The worker prepares the first grader from the shipped SAF data: a quick one in about a "
+                "minute, which grades the demo assignment, then the full one (progress on the teacher's "
+                f"assignment page and at /jobs/{training.pk}/)."
             )
