@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -42,7 +43,7 @@ class Command(BaseCommand):
             raise CommandError("MODEL_SERVER_URL is empty, so generation runs in-process: there is no server to run.")
         try:
             host, port = model_server.server_address()
-            self._export_missing()
+            versions = self._local_generators()
             preset = model_server.preset_write()
             command = model_server.server_command(
                 host=options["host"] or host,
@@ -63,15 +64,15 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        self._wait_until_ready(process, url)
+        if self._wait_until_ready(process, url) and self._export_missing(versions):
+            model_server.preset_refresh()  # serve what was exported, without a restart
         code = process.wait()
         if code not in (0, -signal.SIGTERM, -signal.SIGINT):
             raise CommandError(f"llama.cpp's server stopped with status {code}; its log above says why.")
 
-    def _export_missing(self) -> None:
-        """Versions registered before GGUF export existed get their file now, once."""
+    def _local_generators(self) -> list[ModelVersion]:
         try:
-            versions = list(
+            return list(
                 ModelVersion.objects.filter(
                     kind=ModelVersion.Kind.GENERATOR, backend=ModelVersion.Backend.LOCAL
                 ).exclude(status=ModelVersion.Status.RETIRED)
@@ -80,26 +81,35 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Could not read the model registry ({error}). Run `python manage.py migrate`."
             ) from None
+
+    def _export_missing(self, versions: list[ModelVersion]) -> bool:
+        """Versions registered before GGUF export existed get their file now, once, while the server
+        already serves the others. True if any was exported."""
+        exported = False
         for version in versions:
             if version.location.startswith("builtin:"):
                 continue
             target = model_server.gguf_path_for(version)
-            if not target.is_file():
-                self.stdout.write(f"Exporting {version.name} to {target} (once)")
-                try:
-                    gguf_export(source=model_server.Path(version.location), target=target)
-                except ModelError as error:
-                    self.stderr.write(f"{version.name} cannot be served: {error.message}")
+            if target.is_file():
+                continue
+            self.stdout.write(f"Exporting {version.name} to {target} (once)")
+            try:
+                gguf_export(source=Path(version.location), target=target)
+                exported = True
+            except ModelError as error:
+                self.stderr.write(f"{version.name} cannot be served: {error.message}")
+        return exported
 
-    def _wait_until_ready(self, process: subprocess.Popen[bytes], url: str) -> None:
+    def _wait_until_ready(self, process: subprocess.Popen[bytes], url: str) -> bool:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline and process.poll() is None:
             try:
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     self.stdout.write(f"The model server is ready at {url}/v1")
-                    return
+                    return True
             except httpx.HTTPError:
                 pass
             time.sleep(0.25)
         if process.poll() is None:
             self.stderr.write(f"The model server at {url} is not ready after {START_TIMEOUT_SECONDS} s; still waiting.")
+        return False
