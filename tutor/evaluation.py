@@ -141,6 +141,7 @@ def tutor_replies(
     use_model: bool,
     max_new_tokens: int,
     version: Any = None,
+    allows_step_hints: bool = False,
 ) -> list[TutorReply]:
     """The policy's next turn for each (dialogue, turns so far); the model rephrases them in one batch."""
     plans = [
@@ -149,6 +150,7 @@ def tutor_replies(
             dialogue=turns,
             attempts_before_telling=attempts_before_telling,
             student_name=dialogue.name,
+            allows_step_hints=allows_step_hints,
         )
         for dialogue, turns in items
     ]
@@ -196,6 +198,7 @@ def evaluate_next_turn(
     split: str = "heldout",
     progress: Callable[[str], None] | None = None,
     version: Any = None,
+    allows_step_hints: bool = False,
 ) -> dict[str, Any]:
     """Next-turn figures of the tutor (the model serving `tutor`, or `version`, a candidate being measured)."""
     from rouge_score import rouge_scorer
@@ -220,6 +223,7 @@ def evaluate_next_turn(
             use_model=use_model,
             max_new_tokens=max_new_tokens,
             version=version,
+            allows_step_hints=allows_step_hints,
         )
         if progress:
             progress(f"{len(replies)}/{len(items)} tutor turns")
@@ -240,6 +244,7 @@ def evaluate_next_turn(
         "model_text_kept": _model_kept_rate(use_model, replies),
         "model": (version or models.version_for_task(TASK)).name if use_model else None,
         "policy": POLICY_VERSION,
+        "step_hints": allows_step_hints,
         "seed": seed,
         "seconds": round(time.monotonic() - started, 1),
     }
@@ -283,6 +288,7 @@ def evaluate_interactive(
     tutor_turns: int = 5,
     split: str = "heldout",
     progress: Callable[[str], None] | None = None,
+    allows_step_hints: bool = False,
 ) -> dict[str, Any]:
     started = time.monotonic()
     # One conversation per problem: the recorded dialogues of a qid share the incorrect solution.
@@ -305,6 +311,7 @@ def evaluate_interactive(
             attempts_before_telling=attempts_before_telling,
             use_model=use_model,
             max_new_tokens=max_new_tokens,
+            allows_step_hints=allows_step_hints,
         )
         tutor_sources += replies
         for dialogue, reply in zip(active, replies, strict=True):

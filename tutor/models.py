@@ -38,6 +38,13 @@ class TutorSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text="Real attempts a student makes before the tutor may tell a step of the solution.",
     )
+    # Off (the default): the tutor never gives a step away and never states the final answer. On: after
+    # `attempts_before_telling` real attempts it may give a step's calculation or tell the step, the last
+    # step's calculation only after twice that; the final answer is never stated either way.
+    allows_step_hints = models.BooleanField(
+        default=False,
+        help_text="Give step hints after the attempts (the last step's calculation after twice as many).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -541,6 +541,8 @@ class ReplyPlan:
     confirmed_values: tuple[float, ...] = ()
     # Telling, refusals and flagged messages go out as written: the model may not reword what must be exact.
     is_rephrasable: bool = True
+    # The reply gives a step away (its calculation or its result): telling, in the teachers' figures.
+    tells_step: bool = False
 
 
 def plan_to_dict(plan: ReplyPlan) -> dict[str, Any]:
@@ -847,6 +849,7 @@ class _Planner:
         revealed: Sequence[float | None] = (),
         confirmed: Sequence[float | None] = (),
         is_rephrasable: bool = True,
+        tells_step: bool = False,
     ) -> ReplyPlan:
         shown = [value for value in revealed if value is not None]
         right = tuple(value for value in confirmed if value is not None)
@@ -866,7 +869,7 @@ class _Planner:
             # the same check as the model's text, and a plain question instead.
             text = safe_probing_reply(self.facts, known_steps=self.state.known_steps, forbidden=forbidden)
             move, reason = "probing", f"{reason}; template caught by the check ({found})"
-            right, is_solved = (), is_solved
+            right, tells_step = (), False
         # The model may say the problem's numbers, the plan's and the results the student has reached; not
         # the student's wrong numbers unless the plan asks about them ("Jasper spent 45 cents", written by
         # the tiny model after a student's "45?", would state a wrong result as a fact).
@@ -886,6 +889,7 @@ class _Planner:
             allowed_values=tuple(sorted(allowed)),
             attempts=self.state.attempts,
             confirmed_values=right,
+            tells_step=tells_step or move == "telling",
             is_rephrasable=is_rephrasable and self.is_rephrasable and not flag and move != "telling",
         )
 
@@ -896,8 +900,15 @@ def reply_plan(
     dialogue: Sequence[DialogueTurn],
     attempts_before_telling: int = 3,
     student_name: str = "",
+    allows_step_hints: bool = False,
 ) -> ReplyPlan:
-    """Choose the next tutor move from the dialogue so far and write the reply in that move."""
+    """Choose the next tutor move from the dialogue so far and write the reply in that move.
+
+    Telling follows the course's setting: by default the tutor never states the final answer and never
+    gives a step away (its calculation or its result); with `allows_step_hints`, a step's calculation or
+    the step itself may be given after `attempts_before_telling` real attempts, the last step's calculation
+    only after twice that, and the final answer still never.
+    """
     state = dialogue_state(facts, dialogue)
     last = dialogue[-1] if dialogue and dialogue[-1].speaker == STUDENT else None
     name = _first_name(student_name)
@@ -948,10 +959,13 @@ def reply_plan(
         confirmed = [step.result for step in state.last_progress]
         return make("focus", text, "progress: focus on the next step", level=1, flag=flag, confirmed=confirmed)
 
-    # Escalate while the student stays stuck: probe their reasoning, point at the step, give the
-    # calculation, and only after the course's number of real attempts tell the step.
+    # Escalate while the student stays stuck: probe their reasoning, point at the step, and only where the
+    # course allows it, after its number of real attempts, give the step's calculation or tell the step.
     stalled = max(state.stalled, 1)
-    is_telling_allowed = state.attempts >= attempts_before_telling
+    is_final_target = target is not None and facts.final_step is not None and target.index == facts.final_step.index
+    hint_attempts = attempts_before_telling * (2 if is_final_target else 1)
+    may_hint = allows_step_hints and target is not None and state.attempts >= hint_attempts
+    is_telling_allowed = allows_step_hints and state.attempts >= attempts_before_telling
     if is_telling_allowed and (stalled >= 3 or refusal) and kind != "confused":
         return _telling_plan(planner, attempts_before_telling, flag=flag)
 
@@ -962,12 +976,16 @@ def reply_plan(
             if true_value is not None and result is not None and not same_number(true_value, result):
                 text = f"Check your calculation {expression} = {format_number(result)}. What is {expression}?"
                 return make("focus", refusal + text, "arithmetic slip in the student's work", level=2, flag=flag)
-            if target is not None:
+            if target is not None and may_hint:
                 # MathDial's teachers answer a wrong calculation by pointing at the right one more often than by
                 # asking why (development dialogues: 55 focus turns to 40 probing): it names the calculation, not
-                # its result.
+                # its result; but that gives the step's method away, so only where the course allows step hints.
                 text = target.calculation_question()
-                return make("focus", refusal + text, "point at the calculation the step needs", level=1, flag=flag)
+                reason = "point at the calculation the step needs"
+                return make("focus", refusal + text, reason, level=1, flag=flag, tells_step=True)
+            if target is not None:
+                text = _focus_question(target, lead=lead)
+                return make("focus", refusal + text, "a wrong calculation: focus on the step", level=1, flag=flag)
             text = _why_question(expression)
             return make("probing", refusal + text, "probe the step that leaves the solution", level=1, flag=flag)
         theirs = [value for value in numbers_in(last.text) if facts.step_for_value(value) is None]
@@ -989,13 +1007,25 @@ def reply_plan(
     if target is None:
         text = "Which calculation are you least sure about? Try doing it again."
         return make("probing", refusal + text, "no parsed steps: ask to recheck", level=2, flag=flag)
+    last_tutor = _last_tutor_text(dialogue)
+    if not may_hint:
+        # No step hints (the course's setting, or not enough attempts yet): ask for the step in other words
+        # each time, never its calculation.
+        candidates = [
+            _focus_question(target, lead=lead),
+            f"Let's think about this step together. {target.question}",
+            f"Which numbers from the problem do you need here? {target.question}",
+        ]
+        text = next((candidate for candidate in candidates if not last_tutor.endswith(candidate)), candidates[-1])
+        return make("focus", refusal + text, "stuck: focus on the step, without its calculation", level=1, flag=flag)
     text = target.calculation_question()
-    if _last_tutor_text(dialogue).endswith(text):
+    if last_tutor.endswith(text):
         # Not the same words twice in a row: the calculation alone.
         text = f"Let's do just the calculation: what is {target.expression}?"
     if stalled == 2:
-        return make("focus", refusal + text, "stuck twice: point at the calculation", level=1, flag=flag)
-    return make("focus", refusal + text, "stuck again: the calculation", level=2, flag=flag)
+        reason = "stuck twice: point at the calculation"
+        return make("focus", refusal + text, reason, level=1, flag=flag, tells_step=True)
+    return make("focus", refusal + text, "stuck again: the calculation", level=2, flag=flag, tells_step=True)
 
 
 def _telling_plan(planner: _Planner, attempts_before_telling: int, *, flag: str) -> ReplyPlan:
@@ -1005,23 +1035,24 @@ def _telling_plan(planner: _Planner, attempts_before_telling: int, *, flag: str)
     step is told as its calculation, so the student still takes the final step themselves.
     """
     facts, state, target = planner.facts, planner.state, planner.target
-    may_reveal_answer = state.attempts >= 2 * attempts_before_telling
+    may_tell_last_calculation = state.attempts >= 2 * attempts_before_telling
     if target is None:
-        if may_reveal_answer and facts.answer_value is not None:
-            text = f"Let me help: it comes to {facts.final_answer}. Can you see how to get there?"
-            reason = "no parsed steps; many attempts: reveal the answer"
-            return planner.make("telling", text, reason, level=3, flag=flag, revealed=[facts.answer_value])
         text = "Let's check each calculation in your working again, one at a time. Which one shall we start with?"
         return planner.make("probing", text, "no parsed steps: ask to recheck", level=2, flag=flag)
     is_final = facts.final_step is not None and target.index == facts.final_step.index
-    if is_final and not may_reveal_answer:
-        text = f"To finish, you need {target.expression}. What do you get?"
-        return planner.make("telling", text, "tell the last calculation, not its result", level=3, flag=flag)
+    if is_final:
+        # The final answer is never stated: the last step is told as its calculation, after twice the attempts.
+        if may_tell_last_calculation:
+            text = f"To finish, you need {target.expression}. What do you get?"
+            reason = "tell the last calculation, not its result"
+            return planner.make("telling", text, reason, level=3, flag=flag, tells_step=True)
+        text = _focus_question(target, lead="So")
+        return planner.make("focus", text, "the last step: asked, not told", level=2, flag=flag)
     following = _step_after(facts, {*state.known_steps, target.index})
     text = f"Let me show you this step: {target.line.rstrip('.')}."
     text += f" Now: {following.question}" if following is not None else " Can you see why?"
     reason = "enough real attempts: tell the step the student is stuck on"
-    return planner.make("telling", text, reason, level=3, flag=flag, revealed=[target.result])
+    return planner.make("telling", text, reason, level=3, flag=flag, revealed=[target.result], tells_step=True)
 
 
 # --- the gate between the model and the student ------------------------------------------------

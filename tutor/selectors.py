@@ -51,7 +51,12 @@ def session_list_for_user(
         .annotate(
             turn_count=Count("turns", distinct=True),
             tutor_turn_count=Count("turns", filter=Q(turns__speaker=Turn.Speaker.TUTOR), distinct=True),
-            telling_count=Count("turns", filter=Q(turns__move=Turn.Move.TELLING), distinct=True),
+            # Every told step counts: telling turns, and replies that gave a step's calculation away.
+            telling_count=Count(
+                "turns",
+                filter=Q(turns__move=Turn.Move.TELLING) | Q(turns__provenance__policy__tells_step=True),
+                distinct=True,
+            ),
             flagged_count=Count("turns", filter=Q(turns__is_flagged=True), distinct=True),
         )
         .order_by("-started_at", "-id")

@@ -134,10 +134,15 @@ def tutor_settings_for(*, course: Course) -> TutorSettings:
     return found if found is not None else TutorSettings(course=course)
 
 
-def tutor_settings_update(*, course: Course, attempts_before_telling: int, user: Any = None) -> TutorSettings:
+def tutor_settings_update(
+    *, course: Course, attempts_before_telling: int, allows_step_hints: bool | None = None, user: Any = None
+) -> TutorSettings:
+    """Change how the tutor tells in a course (`allows_step_hints=None` keeps what is set)."""
     _require_teaching(course=course, user=user)
     row = tutor_settings_for(course=course)
     row.attempts_before_telling = attempts_before_telling
+    if allows_step_hints is not None:
+        row.allows_step_hints = allows_step_hints
     try:
         row.full_clean()
     except ValidationError as error:
@@ -259,11 +264,12 @@ def turn_student_create(*, session: TutorSession, student: Any, text: str) -> tu
         if locked.turns.filter(status__in=[Turn.Status.PENDING, Turn.Status.GENERATING]).exists():
             raise ConflictError("Wait for the tutor's reply before you send another message.", code="reply_pending")
         dialogue = [*session_dialogue(locked), DialogueTurn(speaker=STUDENT, text=text)]
-        attempts_before_telling = tutor_settings_for(course=locked.problem.course).attempts_before_telling
+        course_settings = tutor_settings_for(course=locked.problem.course)
         plan = reply_plan(
             facts=problem_facts(locked.problem),
             dialogue=dialogue,
-            attempts_before_telling=attempts_before_telling,
+            attempts_before_telling=course_settings.attempts_before_telling,
+            allows_step_hints=course_settings.allows_step_hints,
             student_name=student.first_name or "",
         )
         now = timezone.now()

@@ -69,6 +69,7 @@ class ProblemImportForm(forms.Form):
 
 class TutorSettingsForm(forms.Form):
     attempts_before_telling = forms.IntegerField(min_value=1, max_value=20)
+    allows_step_hints = forms.BooleanField(required=False)
 
 
 class SessionFilterForm(forms.Form):
@@ -188,12 +189,21 @@ def course_settings(request: HttpRequest, course_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Attempts before telling must be a whole number from 1 to 20.")
         return redirect("tutor:index")
-    tutor_settings_update(
-        course=course, attempts_before_telling=form.cleaned_data["attempts_before_telling"], user=request.user
+    attempts = form.cleaned_data["attempts_before_telling"]
+    row = tutor_settings_update(
+        course=course,
+        attempts_before_telling=attempts,
+        allows_step_hints=form.cleaned_data["allows_step_hints"],
+        user=request.user,
     )
-    messages.success(
-        request, f"{course.name}: the tutor tells only after {form.cleaned_data['attempts_before_telling']} attempts."
-    )
+    if row.allows_step_hints:
+        told = (
+            f"step hints after {attempts} attempt{'s' if attempts != 1 else ''}, the last step's calculation "
+            f"after {2 * attempts}; never the final answer"
+        )
+    else:
+        told = "no step hints and never the final answer"
+    messages.success(request, f"{course.name}: the tutor gives {told}.")
     return redirect("tutor:index")
 
 

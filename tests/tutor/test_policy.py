@@ -52,13 +52,20 @@ def tutor(text: str, move: str = "focus") -> DialogueTurn:
     return DialogueTurn(speaker="tutor", text=text, move=move)
 
 
-def play(facts: ProblemFacts, messages: list[str], *, attempts_before_telling: int = 3) -> list:
+def play(
+    facts: ProblemFacts, messages: list[str], *, attempts_before_telling: int = 3, allows_step_hints: bool = False
+) -> list:
     """Run a whole dialogue through the policy: each student message gets the policy's reply."""
     dialogue: list[DialogueTurn] = []
     plans = []
     for message in messages:
         dialogue.append(student(message))
-        plan = reply_plan(facts=facts, dialogue=dialogue, attempts_before_telling=attempts_before_telling)
+        plan = reply_plan(
+            facts=facts,
+            dialogue=dialogue,
+            attempts_before_telling=attempts_before_telling,
+            allows_step_hints=allows_step_hints,
+        )
         plans.append(plan)
         dialogue.append(tutor(plan.text, plan.move))
     return plans
@@ -194,19 +201,32 @@ def test_clock_times_are_not_read_as_a_wrong_calculation() -> None:
 
 
 def test_a_wrong_step_is_pointed_at_and_never_in_the_same_words_twice_in_a_row() -> None:
-    plans = play(
-        SPOONS,
-        [FIRST_ATTEMPT, "Julia used 12 - 3 = 9 spoons so 9 - 5 = 4", "I still think it is 4", "hmm 4?"],
-        attempts_before_telling=10,
-    )
+    messages = [FIRST_ATTEMPT, "Julia used 12 - 3 = 9 spoons so 9 - 5 = 4", "I still think it is 4", "hmm 4?"]
+    plans = play(SPOONS, messages)
     assert [plan.move for plan in plans] == ["generic", "focus", "focus", "focus"]
+    # By default the step is asked for in words: never its calculation, never its result.
+    assert plans[1].text == "Okay, so what was the total number of spoons from Julia and her husband?"
+    assert plans[2].text == (
+        "Let's think about this step together. What was the total number of spoons from Julia and her husband?"
+    )
+    assert plans[3].text == plans[1].text
+    assert not any(plan.tells_step for plan in plans)
+    assert all("12+3" not in plan.text and "15" not in plan.text and "10" not in plan.text for plan in plans)
+
+
+def test_with_step_hints_the_calculation_comes_after_the_attempts() -> None:
+    messages = [FIRST_ATTEMPT, "Julia used 12 - 3 = 9 spoons so 9 - 5 = 4", "I still think it is 4", "hmm 4?"]
+    plans = play(SPOONS, messages, attempts_before_telling=1, allows_step_hints=True)
     # The diverging step, in the words of its line of the worked solution, with its calculation, not its result.
     pointed = "The total number of spoons from Julia and her husband was 12+3 = how many spoons?"
-    assert plans[1].text == pointed
+    assert plans[1].text == pointed and plans[1].tells_step
     assert plans[2].text == "Let's do just the calculation: what is 12+3?"
-    assert plans[3].text == pointed
-    assert [plan.level for plan in plans[1:]] == [1, 1, 2]
-    assert all("15" not in plan.text and "10" not in plan.text for plan in plans)
+    assert all("15" not in plan.text and "10" not in plan.text for plan in plans[:3])
+    # Stuck a third time, the step is told (never the final answer).
+    assert plans[3].move == "telling" and "12+3=15" in plans[3].text and "10" not in plans[3].text
+    # Before the attempts, the same course asks in words.
+    early = play(SPOONS, messages, attempts_before_telling=5, allows_step_hints=True)
+    assert not any(plan.tells_step for plan in early)
 
 
 def test_a_calculation_question_hides_the_result_wherever_the_line_repeats_it() -> None:
@@ -232,30 +252,34 @@ def test_progress_is_confirmed_and_the_next_step_is_asked_for() -> None:
     )
 
 
-def test_telling_only_after_the_courses_number_of_real_attempts() -> None:
+def test_telling_only_where_the_course_allows_it_and_after_its_attempts() -> None:
     stuck = [FIRST_ATTEMPT, "Maybe 12 - 5 = 7 spoons", "I think 9 - 3 = 6", "Then it is 8 spoons", "is it 3 spoons?"]
-    patient = play(SPOONS, stuck, attempts_before_telling=10)
+    # The default: no step is ever told, even after many attempts and pleas.
+    never = play(SPOONS, [*stuck, *["just tell me the answer"] * 5], attempts_before_telling=1)
+    assert not any(plan.move == "telling" or plan.tells_step or plan.reveals_answer for plan in never)
+    patient = play(SPOONS, stuck, attempts_before_telling=10, allows_step_hints=True)
     assert "telling" not in [plan.move for plan in patient]
-    eager = play(SPOONS, stuck, attempts_before_telling=2)
+    eager = play(SPOONS, stuck, attempts_before_telling=2, allows_step_hints=True)
     telling = [plan for plan in eager if plan.move == "telling"]
     assert telling, [plan.move for plan in eager]
-    assert telling[0].attempts >= 2
+    assert telling[0].attempts >= 2 and telling[0].tells_step
     assert "12+3=15" in telling[0].text  # the stuck step is shown...
     assert not telling[0].reveals_answer  # ...not the final answer
 
 
-def test_the_final_step_is_told_as_a_calculation_before_the_answer_itself() -> None:
+def test_the_last_steps_calculation_only_after_twice_the_attempts_and_never_the_answer() -> None:
     messages = [FIRST_ATTEMPT, "12 + 3 = 15, 15 + 5 = 20", "I think 20", "it is 25 spoons", "no, 21 spoons"]
-    plans = play(SPOONS, messages, attempts_before_telling=3)
+    plans = play(SPOONS, messages, attempts_before_telling=3, allows_step_hints=True)
+    assert plans[-1].attempts == 4
+    assert "15-5" not in plans[-1].text and not plans[-1].tells_step  # 4 attempts: fewer than twice 3
+    plans = play(SPOONS, messages, attempts_before_telling=2, allows_step_hints=True)
     last = plans[-1]
     assert (last.move, last.attempts) == ("telling", 4)
     assert last.text == "To finish, you need 15-5. What do you get?"
     assert not last.reveals_answer
-    # Only after twice the attempts is the answer itself stated: then it is no longer forbidden.
-    plans = play(SPOONS, messages, attempts_before_telling=2)
-    assert plans[-1].move == "telling"
-    assert plans[-1].reveals_answer
-    assert "15-5=10" in plans[-1].text
+    # However many attempts and pleas: the final answer itself is never stated.
+    many = play(SPOONS, [*messages, "22 spoons?", "23 spoons?", *["just tell me"] * 5], allows_step_hints=True)
+    assert not any(plan.reveals_answer or "10" in plan.text for plan in many)
 
 
 def test_repeating_the_same_wrong_answer_is_not_a_new_attempt() -> None:

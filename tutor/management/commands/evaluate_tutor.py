@@ -31,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--max-new-tokens", type=int, default=32, help="Per tutor reply.")
         parser.add_argument("--attempts-before-telling", type=int, default=3)
         parser.add_argument(
+            "--step-hints",
+            action="store_true",
+            help="As a course that allows step hints after the attempts (the default course setting does not).",
+        )
+        parser.add_argument(
             "--split",
             choices=SPLITS,
             default="heldout",
@@ -52,6 +57,7 @@ class Command(BaseCommand):
             "use_model": not options["no_model"],
             "max_new_tokens": options["max_new_tokens"],
             "attempts_before_telling": options["attempts_before_telling"],
+            "allows_step_hints": options["step_hints"],
             "split": options["split"],
             "progress": progress,
         }
