@@ -205,7 +205,7 @@ class DatasetVersion(models.Model):
     source = models.CharField(max_length=500)
     license = models.CharField(max_length=200)
     row_count = models.PositiveIntegerField(default=0)
-    schema = models.JSONField(default=dict, help_text="Column name -> JSON type.")
+    schema = models.JSONField(default=list, help_text='Columns in order: [{"name": ..., "type": "string|null"}].')
     preview = models.JSONField(default=list, help_text="The first rows.")
     content_hash = models.CharField(max_length=64)
     is_locked = models.BooleanField(default=False)

@@ -153,7 +153,7 @@ def lecture_passages(*, lecture: Lecture) -> list[dict[str, Any]]:
         linked[comment.passage_id].append(comment)
     passages = []
     count = lecture.passages.count()
-    for passage in lecture.passages.order_by("position").only("id", "position", "text", "start_seconds", "end_seconds"):
+    for passage in lecture.passages.order_by("position").defer("embedding"):
         comments = linked.get(passage.pk, [])
         passages.append(
             {
@@ -232,7 +232,7 @@ def dataset_jsonl_lines(*, version: DatasetVersion) -> Iterator[str]:
 
 def dataset_csv_lines(*, version: DatasetVersion) -> Iterator[str]:
     """CSV with the schema's columns; lists and objects as JSON; formula cells neutralised."""
-    columns = list(version.schema.keys())
+    columns = [column["name"] for column in version.schema]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 

@@ -723,15 +723,19 @@ def _json_type(value: Any) -> str:
     return "string"
 
 
-def _schema_of(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
-    schema: dict[str, set[str]] = {}
+def _schema_of(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Each column, in the order the rows first name it, with its JSON type(s) ("string|null")."""
+    types: dict[str, set[str]] = {}
     for row in rows:
         for key, value in row.items():
-            schema.setdefault(str(key), set()).add(_json_type(value))
-    return {
-        key: "|".join(sorted(types - {"null"}) or ["null"]) + ("|null" if "null" in types and len(types) > 1 else "")
-        for key, types in schema.items()
-    }
+            types.setdefault(str(key), set()).add(_json_type(value))
+    schema = []
+    for key, seen in types.items():
+        named = sorted(seen - {"null"}) or ["null"]
+        if "null" in seen and named != ["null"]:
+            named.append("null")
+        schema.append({"name": key, "type": "|".join(named)})
+    return schema
 
 
 @transaction.atomic
@@ -744,7 +748,7 @@ def dataset_register(
     source: str,
     license: str,
     rows: Iterable[dict[str, Any]],
-    schema: dict[str, str] | None = None,
+    schema: list[dict[str, str]] | None = None,
     description: str = "",
 ) -> DatasetVersion:
     """Register (a new state of) a data set; the one door every app uses.
@@ -787,7 +791,7 @@ def dataset_register(
         "source": source[:500],
         "license": license[:200],
         "row_count": len(clean_rows),
-        "schema": schema or _schema_of(clean_rows),
+        "schema": schema or _schema_of(materialised),
         "preview": clean_rows[:PREVIEW_ROWS],
         "content_hash": content_hash,
     }

@@ -145,10 +145,12 @@ def _register(rows: list[dict]) -> DatasetVersion:
 
 def test_registry_versions_are_immutable_once_a_job_used_them(db) -> None:
     first = _register([{"answer": "a", "score": 1}])
-    assert (first.number, first.row_count, first.schema) == (1, 1, {"answer": "string", "score": "integer"})
+    assert (first.number, first.row_count) == (1, 1)
+    assert first.schema == [{"name": "answer", "type": "string"}, {"name": "score", "type": "integer"}]
     assert _register([{"answer": "a", "score": 1}]).pk == first.pk  # same rows: nothing changes
     same = _register([{"answer": "a", "score": 1}, {"answer": "b", "score": None}])
     assert (same.pk, same.number, same.row_count) == (first.pk, 1, 2)  # not used yet: updated in place
+    assert same.schema[1] == {"name": "score", "type": "integer|null"}
     dataset_version_lock(version=same, job_id="job-1")
     second = _register([{"answer": "c", "score": 0.5}])
     assert second.number == 2
