@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import token_expires_at
 from accounts.lockout import lockout_message
-from accounts.models import Course, User
+from accounts.models import Course, Role, User
 from accounts.permissions import HasAnyRole, IsTeacherOrAdmin, course_is_taught_by
 from accounts.selectors import course_get_for_user, course_list_for_user, course_student_list
 from accounts.services import enrollment_create, enrollment_delete, token_delete_for_user, token_issue
@@ -159,7 +159,7 @@ class CourseStudentListApi(APIView):
         course = _taught_course(request, course_id)
         serializer = EnrollmentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        student = _student_by_username(serializer.validated_data["username"])
+        student = _student_by_username(serializer.validated_data["username"], asked_by=cast(User, request.user))
         enrollment_create(course=course, student=student)
         return Response(StudentOutputSerializer(student).data, status=status.HTTP_201_CREATED)
 
@@ -170,12 +170,23 @@ class CourseStudentDeleteApi(APIView):
     @extend_schema(responses={204: None}, summary="Remove a student from a course")
     def delete(self, request: Request, course_id: int, username: str) -> Response:
         course = _taught_course(request, course_id)
-        enrollment_delete(course=course, student=_student_by_username(username))
+        student = course_student_list(course=course).filter(username=username).first()
+        if student is None:
+            raise NotFoundError(f"No student called “{username}” is enrolled in this course.")
+        enrollment_delete(course=course, student=student)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _student_by_username(username: str) -> User:
-    try:
-        return User.objects.get(username=username)
-    except User.DoesNotExist as error:
-        raise NotFoundError(f"No user is called “{username}”.") from error
+def _student_by_username(username: str, *, asked_by: User) -> User:
+    """The account to enrol. A teacher gets one answer for "no such user" and "not a student", so that
+    they cannot learn which usernames exist or what role they have; an admin (who manages accounts)
+    is told which it is."""
+    if asked_by.is_admin:
+        try:
+            return User.objects.get(username=username)
+        except User.DoesNotExist as error:
+            raise NotFoundError(f"No user is called “{username}”.") from error
+    student = User.objects.filter(username=username, role=Role.STUDENT, is_superuser=False, is_active=True).first()
+    if student is None:
+        raise NotFoundError(f"No student account is called “{username}”.")
+    return student

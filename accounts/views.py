@@ -19,7 +19,7 @@ from accounts.selectors import (
 )
 from accounts.services import token_delete_for_user
 from core.errors import NotFoundError
-from core.selectors import job_list_for_user
+from core.selectors import job_list_for_user, worker_status
 
 
 class LoginView(auth_views.LoginView):
@@ -61,6 +61,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if role == Role.ADMIN:
         context["user_counts"] = user_counts_by_role()
         context["recent_jobs"] = job_list_for_user(user=request.user)[:5]
+        context["worker_status"] = worker_status()
     return render(request, DASHBOARD_TEMPLATES[Role(role)], context)
 
 

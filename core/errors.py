@@ -35,18 +35,25 @@ class ConflictError(ApplicationError):
 
 
 class FileImportError(ApplicationError):
-    """An uploaded file cannot be imported. `problems` lists every problem found; `message` names the first.
+    """An uploaded file cannot be imported. `problems` lists the first `max_reported` problems found
+    (`problems_more` says how many more there are); `message` names the first.
 
-    Imports are all or nothing, so the whole list helps the user fix the file in one go.
+    Imports are all or nothing, so the list helps the user fix the file in one go; a file of 60,000 bad
+    rows still gets a page of a readable size.
     """
 
     code = "import_invalid"
     max_reported = 50
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
+        self.problem_count = len(problems)
+        self.problems = problems[: self.max_reported]
+        self.problems_more = max(0, len(problems) - self.max_reported)
         message = problems[0]
         if len(problems) > 1:
             more = len(problems) - 1
-            message += f" (and {more} more problem{'s' if more > 1 else ''})"
-        super().__init__(message, extra={"problems": problems[: self.max_reported]})
+            message += f" (and {more:,} more problem{'s' if more > 1 else ''})"
+        super().__init__(
+            message,
+            extra={"problems": self.problems, "problem_count": self.problem_count, "problems_more": self.problems_more},
+        )

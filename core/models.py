@@ -43,6 +43,11 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # Recovery (core.services.job_recover_stale): which task runs the job, how many times a worker
+    # took it, and when the running worker last said it was alive.
+    task_name = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -72,3 +77,19 @@ class Job(models.Model):
         if not self.total:
             return 0
         return min(100, round(100 * self.progress / self.total))
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker process that said it is alive. The admin's pages warn when none has lately."""
+
+    hostname = models.CharField(max_length=200, unique=True)
+    pid = models.PositiveIntegerField(default=0)
+    queues = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return self.hostname

@@ -13,7 +13,7 @@ from accounts.permissions import role_required
 from core.errors import ApplicationError
 from core.http import HtmxHttpRequest, job_start_redirect
 from core.models import Job
-from core.selectors import job_list_for_user
+from core.selectors import job_list_for_user, worker_status
 from core.services import job_cancel
 from core.tasks import system_check_task
 
@@ -61,6 +61,7 @@ def system_status(request: HttpRequest) -> HttpResponse:
             "broker_transport": broker,
             "debug": settings.DEBUG,
             "jobs": job_list_for_user(user=request.user)[:20],
+            "worker_status": worker_status(),
         },
     )
 

@@ -22,11 +22,10 @@ from grading.services import MAX_ANSWER_CHARS, submission_create
 
 ANSWERS_CSV_COLUMNS = ("student", "question", "answer")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
-MAX_REPORTED_PROBLEMS = 50
 
 
 class ImportProblems(FileImportError):
-    """The file cannot be imported (see core.errors.FileImportError)."""
+    """The file cannot be imported (see core.errors.FileImportError, which caps the list it reports)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,20 @@ def _text(data: bytes) -> str:
         raise ImportProblems(
             ["The file is not UTF-8 text. Save it from your spreadsheet as “CSV UTF-8” and upload it again."]
         ) from error
+
+
+def _refuse_nul(text: str) -> None:
+    """A NUL character is no text a student wrote (PostgreSQL cannot even store it): refuse the file."""
+    index = text.find("\x00")
+    if index == -1:
+        return
+    line = text.count("\n", 0, index) + 1
+    raise ImportProblems(
+        [
+            f"Line {line} contains a NUL character (\\0), which is not text; the file was probably not saved as "
+            "CSV. Save it from your spreadsheet as “CSV UTF-8” and upload it again."
+        ]
+    )
 
 
 def _rows(text: str) -> tuple[list[str], list[list[str]]]:
@@ -85,13 +98,21 @@ def _number(text: str) -> int | None:
         return None
 
 
-def answers_csv_parse(*, assignment: Assignment, data: bytes) -> list[AnswerRow]:
-    """Check every row of the file; raise ImportProblems naming each bad row and column."""
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ImportProblems(
-            [f"The file is {len(data) / 1024 / 1024:.1f} MB; the limit is {MAX_IMPORT_BYTES // 1024 // 1024} MB."]
-        )
-    header, rows = _rows(_text(data))
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:,.1f} MB"
+
+
+def answers_csv_parse(*, assignment: Assignment, data: bytes, size: int | None = None) -> list[AnswerRow]:
+    """Check every row of the file; raise ImportProblems naming each bad row and column.
+
+    `size`: the whole upload's size, when only its first MAX_IMPORT_BYTES + 1 bytes were read.
+    """
+    size = max(size or 0, len(data))
+    if size > MAX_IMPORT_BYTES:
+        raise ImportProblems([f"The file is {_megabytes(size)}; the limit is {_megabytes(MAX_IMPORT_BYTES)}."])
+    text = _text(data)
+    _refuse_nul(text)
+    header, rows = _rows(text)
     columns = _columns(header)
     numbered = [(number, row) for number, row in enumerate(rows, start=2) if any(cell.strip() for cell in row)]
     if not numbered:
@@ -159,7 +180,8 @@ def answers_csv_import(*, assignment: Assignment, file: IO[bytes] | bytes, user:
     if not course_is_taught_by(course=assignment.course, user=user):
         raise PermissionDeniedError("Only the course's teachers and admins may import answers.")
     data = file if isinstance(file, bytes) else file.read(MAX_IMPORT_BYTES + 1)
-    rows = answers_csv_parse(assignment=assignment, data=data)
+    # An uploaded file knows its size; reading stopped just past the limit.
+    rows = answers_csv_parse(assignment=assignment, data=data, size=getattr(file, "size", None))
     with transaction.atomic():
         for row in rows:
             try:

@@ -273,7 +273,8 @@ def assignment_release_view(request: HttpRequest, assignment_id: int) -> HttpRes
     return redirect(target)
 
 
-@role_required(*TEACHING_ROLES)
+# The grader serves every course of the school: only admins retrain it (issue 16).
+@role_required(Role.ADMIN)
 @require_POST
 def grader_retrain(request: HttpRequest) -> HttpResponse:
     return job_start_redirect(
@@ -307,7 +308,7 @@ def assignment_import(request: HttpRequest, assignment_id: int) -> HttpResponse:
     try:
         count = answers_csv_import(assignment=assignment, file=form.cleaned_data["file"], user=request.user)
     except ImportProblems as error:
-        context["problems"] = error.problems
+        context.update(problems=error.problems, problems_more=error.problems_more, problem_count=error.problem_count)
         return render(request, "grading/import.html", context, status=400)
     except ApplicationError as error:
         context["problems"] = [error.message]

@@ -257,6 +257,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # Refusals (403/404) are answered with a page; they are not errors worth a traceback.
         "django.request": {"level": "ERROR"},
+        # django-axes logs every sign-in at INFO; lockouts are still logged as warnings.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -289,12 +289,12 @@ def test_release_shows_reviewed_grades_to_students(school: School) -> None:
 
 
 def test_retrain_starts_the_training_job(school: School) -> None:
-    response = client_for(school.teacher).post(reverse("grading:grader_retrain"))
+    response = client_for(school.admin).post(reverse("grading:grader_retrain"))
     job = Job.objects.get()
     assert (job.kind, job.title, job.unique_key) == ("grading.retrain", "Retrain the grader", "grading.retrain")
     assert response["Location"] == reverse("core:job_detail", args=[job.pk])
     # A second retraining while the first is queued is refused with a message; nothing else starts.
-    client = client_for(school.teacher)
+    client = client_for(school.admin)
     response = client.post(reverse("grading:grader_retrain"), follow=True)
     assert Job.objects.count() == 1
     assert response.redirect_chain[0][0] == reverse("grading:index")
