@@ -202,7 +202,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for the grade labels, whichever field (teacher's or model's) uses them.
-    "ENUM_NAME_OVERRIDES": {"GradeLabelEnum": "grading.models.Label"},
+    "ENUM_NAME_OVERRIDES": {
+        "GradeLabelEnum": "grading.models.Label",
+        "TranscriptStatusEnum": "coaching.models.Transcript.Status",
+    },
 }
 
 # --- Celery: Redis in CI and production, a server-less SQLite broker by default -----------------
