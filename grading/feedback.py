@@ -152,6 +152,96 @@ def contradicts_label(text: str, label: str) -> bool:
     return says_fully_right and not says_partial
 
 
+# A verdict the feedback states: "Correct.", "... is partially correct", "the response is incorrect".
+# "The correct answer is" and "correctly" state none: only a verdict said of the answer counts.
+_VERDICT = re.compile(
+    r"(?:^|[.!?;:]\s*|\b(?:is|are|was|be|being|seems|looks)\s+)"
+    r"(not\s+(?:quite\s+|entirely\s+|fully\s+|completely\s+)?|(?:only\s+)?(?:partially|partly|mostly|half)\s+|"
+    r"(?:fully|completely|entirely|totally|absolutely|also)\s+)?"
+    r"(correct|incorrect|right|wrong)\b",
+    re.IGNORECASE,
+)
+_PARTIAL_CUES = {
+    "positive": re.compile(r"\b(correctly|right(ly)?|but|however|although|though|part|parts|first|second)\b", re.I),
+    "negative": re.compile(r"\b(but|however|although|though|missing|miss(es)?|lacks?|incomplete|not|only)\b", re.I),
+}
+_PARTIAL_PREFIX = ("partially", "partly", "mostly", "half", "only", "not quite", "not entirely", "not fully")
+
+
+def feedback_verdicts(text: str) -> set[str]:
+    """The verdicts the feedback states about the answer (labels), e.g. {"partially_correct"}."""
+    verdicts: set[str] = set()
+    for match in _VERDICT.finditer(text or ""):
+        prefix, word = (match.group(1) or "").strip().lower(), match.group(2).lower()
+        if prefix.startswith(_PARTIAL_PREFIX):
+            verdicts.add("partially_correct")
+        elif word in ("incorrect", "wrong") or prefix.startswith("not"):
+            verdicts.add("incorrect")
+        else:
+            verdicts.add("correct")
+    return verdicts
+
+
+def feedback_contradiction(text: str, label: str) -> str:
+    """The verdict the feedback states against the label ("partially correct"), or "" when they agree.
+
+    Both a correct and an incorrect part make a partially correct verdict; a correct grade may say
+    that a part is correct but not that anything is wrong or only partly right."""
+    stated = feedback_verdicts(text)
+    if not stated or label in stated:
+        if label == "correct" and stated & {"partially_correct", "incorrect"}:
+            return LABEL_WORDS["partially_correct" if "partially_correct" in stated else "incorrect"]
+        if label == "incorrect" and "partially_correct" in stated:
+            return LABEL_WORDS["partially_correct"]
+        return ""
+    if label == "partially_correct" and (
+        {"correct", "incorrect"} <= stated
+        or (stated == {"incorrect"} and _PARTIAL_CUES["positive"].search(text))
+        or (stated == {"correct"} and _PARTIAL_CUES["negative"].search(text))
+    ):
+        return ""  # a verdict on one part of a partly correct answer
+    wrong = "partially_correct" if "partially_correct" in stated else sorted(stated)[0]
+    return LABEL_WORDS[wrong]
+
+
+_QUOTED = re.compile(r"[\"“]([^\"”]{3,120})[\"”]")
+
+
+def feedback_unsupported_points(text: str, item: FeedbackItem) -> list[str]:
+    """Phrases the feedback quotes as the student's that this answer does not contain."""
+    said = _norm(item.answer + " " + item.question + " " + " ".join(item.reference_answers))
+    return [phrase for phrase in _QUOTED.findall(text) if _norm(phrase) not in said]
+
+
+def _norm(text: str) -> str:
+    return " ".join(_words(text))
+
+
+def is_about_another_answer(text: str, item: FeedbackItem) -> bool:
+    """Feedback written for a different answer: it quotes what this one never says.
+
+    Only quotations are checked: measured on SAF's teacher feedback, words absent from the answer are as
+    common in a teacher's feedback on that very answer (what is missing) as in feedback on another one."""
+    return bool(feedback_unsupported_points(text, item))
+
+
+_SENTENCES = re.compile(r"[^.!?]+(?:[.!?]+|$)")
+
+
+def feedback_for_new_label(text: str, label: str) -> str:
+    """The feedback after a teacher changed the label: every sentence that states another verdict goes,
+    and when what is left states none, the label's own sentence leads. The rest (what the answer says,
+    what is missing) is kept for the teacher to read and edit."""
+    kept = [
+        sentence.strip()
+        for sentence in _SENTENCES.findall(text or "")
+        if sentence.strip() and not feedback_contradiction(sentence, label)
+    ]
+    if not any(label in feedback_verdicts(sentence) for sentence in kept):
+        kept.insert(0, FALLBACK[label])
+    return " ".join(kept)
+
+
 def reveals_reference(text: str, references: list[str], answer: str, *, span: int = 6) -> bool:
     """True if the feedback repeats `span` consecutive words of a reference that the student did not write."""
     return repeats_span(text, references, span=span, allowed=answer)
@@ -185,6 +275,8 @@ def _unusable(text: str, item: FeedbackItem) -> bool:
     return (
         is_degenerate(text)
         or contradicts_label(text, item.label)
+        or bool(feedback_contradiction(text, item.label))
+        or is_about_another_answer(text, item)
         or (item.is_reference_hidden and reveals_reference(text, item.reference_answers, item.answer))
     )
 
@@ -229,6 +321,9 @@ def feedback_write(
         )
 
     results: list[tuple[str, dict[str, Any]]] = []
+    # A teacher's text written for one answer is given to one answer of the batch only (unless they are
+    # the same answer): three different answers never read the same retrieved sentence.
+    given: dict[str, str] = {}
     for item, vector, pool, generation in zip(items, vectors, pools, generations, strict=True):
         provenance: dict[str, Any] = dict(generation.provenance) if generation is not None else {}
         text, source, best = FALLBACK[item.label], "fallback", -1.0
@@ -238,6 +333,9 @@ def feedback_write(
                 others = [j for j in range(len(pool)) if j != position]
                 agreements = np.array([bank.agreement(index, pool[j]) for j in others])
                 score = _consensus(agreements, weights[others]) if others else 0.0
+                taken = given.get(bank.feedback[index])
+                if taken is not None and taken != item.answer.strip():
+                    continue
                 if score > best:
                     text, source, best = bank.feedback[index], "retrieved", score
         if generation is not None:
@@ -251,5 +349,7 @@ def feedback_write(
                     text, source = written, "generated"
             else:
                 text, source = written, "generated"
+        if source == "retrieved":
+            given[text] = item.answer.strip()
         results.append((text, {**provenance, "feedback_source": source}))
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from accounts.permissions import course_is_taught_by, user_role
 from core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from core.models import Job
 from core.services import job_create, job_progress_set
+from grading.feedback import feedback_contradiction, feedback_for_new_label
 from grading.models import Assignment, Grade, GradeChange, Label, Question, Submission
 
 MAX_ANSWER_CHARS = 10_000
@@ -226,17 +228,23 @@ def assignment_ungraded_submissions(*, assignment: Assignment) -> list[Submissio
     )
 
 
-def assignment_grading_start(*, assignment: Assignment, user: Any) -> Job:
-    """Start grading every ungraded current answer of an assignment as a background job."""
+def assignment_grading_start(*, assignment: Assignment, user: Any, then_train_full_grader: bool = False) -> Job:
+    """Start grading every ungraded current answer of an assignment as a background job.
+
+    `then_train_full_grader`: the first grader's job grades the waiting answers first and trains the full
+    grader after them, so that the two do not share the CPU while the teacher waits for the grades."""
     from grading.tasks import assignment_grade_task
 
     _check_teaching(course=assignment.course, user=user)
+    params: dict[str, Any] = {"assignment_id": assignment.pk}
+    if then_train_full_grader:
+        params["then_train_full_grader"] = True
     return job_create(
         kind="grading.assignment",
         title=f"Grade “{assignment.title}”",
         task=assignment_grade_task,
         created_by=user,
-        params={"assignment_id": assignment.pk},
+        params=params,
         unique_key=f"grading.assignment.{assignment.pk}",
     )
 
@@ -250,6 +258,9 @@ def assignment_grading_run(*, job: Job) -> dict[str, Any]:
     for start in range(0, len(pending), GRADING_CHUNK):
         graded += len(submissions_grade(submissions=pending[start : start + GRADING_CHUNK]))
         job_progress_set(job=job, progress=min(start + GRADING_CHUNK, len(pending)), message=f"{graded} graded")
+    if job.params.get("then_train_full_grader"):
+        with contextlib.suppress(ConflictError):  # a full training is queued or running already
+            grader_training_start(user=job.created_by)
     return {"graded": graded, "assignment": assignment.title}
 
 
@@ -301,18 +312,62 @@ def grade_override(
     if score < 0 or score > max_points:
         raise ApplicationError(f"The score must be between 0 and {max_points}.", code="score_out_of_range")
     before = _snapshot(grade)
+    label_changed = label != grade.label
     grade.label, grade.score = label, score
     if feedback is not None:
         grade.feedback = _checked_feedback(feedback)
+        _check_feedback_agrees(feedback=grade.feedback, label=label)
+    elif label_changed and grade.feedback:
+        # Feedback follows the grade: a verdict the old feedback states is rewritten for the new label,
+        # and the card asks the teacher to read it (provenance["feedback_rewritten_for"]).
+        grade.feedback = feedback_for_new_label(grade.feedback, label)
+        grade.provenance = {**grade.provenance, "feedback_rewritten_for": label}
     grade.was_overridden = grade.was_overridden or (label != grade.model_label or score != grade.model_score)
     if grade.status != Grade.Status.RELEASED:
         grade.status = Grade.Status.OVERRIDDEN if grade.was_overridden else Grade.Status.APPROVED
     grade.reviewer, grade.reviewed_at = user, timezone.now()
-    grade.save(update_fields=["label", "score", "feedback", "was_overridden", "status", "reviewer", "reviewed_at"])
+    grade.save(
+        update_fields=[
+            "label",
+            "score",
+            "feedback",
+            "provenance",
+            "was_overridden",
+            "status",
+            "reviewer",
+            "reviewed_at",
+        ]
+    )
     GradeChange.objects.create(
         grade=grade, action=GradeChange.Action.OVERRIDDEN, changed_by=user, before=before, after=_snapshot(grade)
     )
     return grade
+
+
+def _check_feedback_agrees(*, feedback: str, label: str) -> None:
+    """A teacher's feedback may not state another verdict than the grade's label."""
+    stated = feedback_contradiction(feedback, label)
+    if stated:
+        raise ApplicationError(
+            f"The feedback says the answer is {stated}, but the grade is {Label(label).label}: "
+            "change the feedback or the label so that they agree.",
+            code="feedback_contradicts_label",
+            extra={"fields": {"feedback": [f"It states “{stated}”; the label is {Label(label).label}."]}},
+        )
+
+
+def grade_feedback_contradictions(*, grades: list[Grade]) -> list[str]:
+    """ "Ada Lovelace, Q2: graded Correct, the feedback says partially correct" for each grade at odds."""
+    problems = []
+    for grade in grades:
+        stated = feedback_contradiction(grade.feedback, grade.label)
+        if stated:
+            submission = grade.submission
+            problems.append(
+                f"{submission.student.display_name}, Q{submission.question.position}: graded "
+                f"{grade.get_label_display()}, the feedback says {stated}"
+            )
+    return problems
 
 
 def _checked_feedback(feedback: str) -> str:
@@ -327,10 +382,12 @@ def grade_feedback_edit(*, grade: Grade, user: Any, feedback: str) -> Grade:
     grade = _grade_locked(grade, user)
     before = _snapshot(grade)
     grade.feedback = _checked_feedback(feedback)
+    _check_feedback_agrees(feedback=grade.feedback, label=grade.label)
+    grade.provenance = {key: value for key, value in grade.provenance.items() if key != "feedback_rewritten_for"}
     if grade.status == Grade.Status.AWAITING_REVIEW:
         grade.status = Grade.Status.APPROVED
     grade.reviewer, grade.reviewed_at = user, timezone.now()
-    grade.save(update_fields=["feedback", "status", "reviewer", "reviewed_at"])
+    grade.save(update_fields=["feedback", "provenance", "status", "reviewer", "reviewed_at"])
     GradeChange.objects.create(
         grade=grade,
         action=GradeChange.Action.FEEDBACK_EDITED,
@@ -360,10 +417,19 @@ def assignment_release(*, assignment: Assignment, user: Any) -> int:
     """Release every reviewed grade of the assignment to its students. Unreviewed grades stay hidden."""
     _check_teaching(course=assignment.course, user=user)
     grades = list(
-        Grade.objects.select_for_update().filter(
+        Grade.objects.select_for_update()
+        .filter(
             submission__question__assignment=assignment, status__in=[Grade.Status.APPROVED, Grade.Status.OVERRIDDEN]
         )
+        .select_related("submission__student", "submission__question")
     )
+    problems = grade_feedback_contradictions(grades=grades)
+    if problems:
+        raise ApplicationError(
+            f"Nothing was released: the feedback of {len(problems)} grade{'s' if len(problems) != 1 else ''} "
+            f"contradicts its label. {'; '.join(problems)}. Edit the feedback or the label, then release.",
+            code="feedback_contradicts_label",
+        )
     now = timezone.now()
     for grade in grades:
         before = _snapshot(grade)

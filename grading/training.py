@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shutil
@@ -369,19 +370,22 @@ def grader_quick_run(*, job: Job) -> dict[str, Any]:
             activate=True,
             activation_reason="A quick first grader, so the install can grade at once; the full one follows.",
         )
+    # The waiting answers are graded first; the last of those jobs starts the full training.
     graded = []
-    for assignment in _assignments_for(job.params.get("grade_assignment_ids") or []):
+    full_follows = False
+    assignments = _assignments_for(job.params.get("grade_assignment_ids") or [])
+    for position, assignment in enumerate(assignments):
+        is_last = position == len(assignments) - 1
         teacher = assignment.created_by or job.created_by
         try:
-            assignment_grading_start(assignment=assignment, user=teacher)
+            assignment_grading_start(assignment=assignment, user=teacher, then_train_full_grader=is_last)
         except ApplicationError:
             continue  # already being graded, or the user no longer teaches it
         graded.append(assignment.pk)
-    try:
-        full = grader_training_start(user=job.created_by)
-        result["full_training_job"] = str(full.pk)
-    except ApplicationError:
-        pass  # a full training is already queued or running
+        full_follows = is_last
+    if not full_follows:
+        with contextlib.suppress(ApplicationError):  # a full training is already queued or running
+            grader_training_start(user=job.created_by)
     result["grading_started_for"] = graded
     return result
 
