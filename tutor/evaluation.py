@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from models_runtime import api as models
+from tutor.diagnosis import first_wrong_step_by_order, first_wrong_step_label
+from tutor.numbers import contains_number, format_number, numbers_in, same_number
 from tutor.policy import (
     POLICY_VERSION,
     STUDENT,
@@ -347,6 +349,208 @@ def evaluate_interactive(
         "model": models.version_for_task(TASK).name if use_model else None,
         "student_model": models.version_for_task(student_task).name,
         "policy": POLICY_VERSION,
+        "seed": seed,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def _one_per_qid(dialogues: list[Dialogue]) -> list[Dialogue]:
+    by_qid: dict[str, Dialogue] = {}
+    for dialogue in dialogues:
+        by_qid.setdefault(dialogue.qid, dialogue)
+    return list(by_qid.values())
+
+
+def evaluate_diagnosis(
+    *,
+    path: Path,
+    limit: int | None = None,
+    seed: int = 0,
+    split: str = "heldout",
+    attempts_before_telling: int = 3,
+    allows_step_hints: bool = False,
+    **_: Any,
+) -> dict[str, Any]:
+    """How often the tutor's first reply to MathDial's `student_incorrect_solution` points at its first wrong step.
+
+    The label is written from the data alone (`first_wrong_step_label`: the first step of `ground_truth` whose
+    result is not among the numbers of the student's solution; the final step: not their last number). The
+    tutor's reply is the product's own (`reply_plan` on the opening message); it points at a step when it is
+    the opening diagnosis (its target step), and "engages" when it is about the student's solution at all
+    rather than the bare invitation. Problems whose worked solution has no parsed step are left out.
+    """
+    started = time.monotonic()
+    dialogues = _select(_one_per_qid(heldout(dialogues_load(path), split=split)), limit=limit, seed=seed)
+    labelled = pointed_right = engaged = praised_right = no_steps = all_right = 0
+    by_order = by_order_right = 0
+    examples: list[dict[str, Any]] = []
+    for dialogue in dialogues:
+        if not dialogue.facts.steps or not dialogue.incorrect_solution:
+            no_steps += 1
+            continue
+        label = first_wrong_step_label(dialogue.facts, dialogue.incorrect_solution)
+        if label is None:
+            all_right += 1
+            continue
+        labelled += 1
+        plan = reply_plan(
+            facts=dialogue.facts,
+            dialogue=[DialogueTurn(speaker=STUDENT, text=dialogue.incorrect_solution)],
+            attempts_before_telling=attempts_before_telling,
+            student_name=dialogue.name,
+            allows_step_hints=allows_step_hints,
+        )
+        is_diagnosis = plan.reason.startswith("opening:")
+        engaged += is_diagnosis
+        is_right = is_diagnosis and plan.target_step == label
+        pointed_right += is_right
+        before = [step.result for step in dialogue.facts.steps if step.index < label]
+        praised_right += is_right and sorted(plan.confirmed_values) == sorted(before)
+        order_label = first_wrong_step_by_order(dialogue.facts, dialogue.incorrect_solution)
+        if order_label is not None:
+            by_order += 1
+            by_order_right += is_diagnosis and plan.target_step == order_label
+        if not is_right and len(examples) < 5:
+            examples.append({"qid": dialogue.qid, "label": label, "pointed": plan.target_step, "reply": plan.text})
+    return {
+        "mode": "diagnosis",
+        "data": str(path),
+        "split": _split_label(split) + ", one solution per qid",
+        "solutions": len(dialogues),
+        "n": labelled,
+        "first_wrong_step_accuracy": round(pointed_right / labelled, 4) if labelled else None,
+        "engages_with_solution": round(engaged / labelled, 4) if labelled else None,
+        "praise_matches_right_steps": round(praised_right / labelled, 4) if labelled else None,
+        # Against the label aligned by position (the i-th calculation against the i-th step): a stricter reading.
+        "n_by_order": by_order,
+        "first_wrong_step_accuracy_by_order": round(by_order_right / by_order, 4) if by_order else None,
+        "left_out_no_parsed_steps": no_steps,
+        "left_out_every_step_right": all_right,
+        "misses": examples,
+        "policy": POLICY_VERSION,
+        "seed": seed,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+# The judge of `--mode judgment`, kept apart from the gate's own word lists so that it does not grade itself.
+_JUDGE_YES_RE = re.compile(r"\b(?:yes|correct|right|well done|good job|great job|exactly|spot on|you got it)\b", re.I)
+_JUDGE_NO_RE = re.compile(r"\b(?:no|not|incorrect|wrong|isn't|mistake|check|recheck|again|how did you|why)\b", re.I)
+
+
+def _judged_affirming(text: str) -> bool:
+    return bool(_JUDGE_YES_RE.search(text)) and not _JUDGE_NO_RE.search(text)
+
+
+def _wrong_answer(facts: ProblemFacts) -> str:
+    value = facts.answer_value if facts.answer_value is not None else 0.0
+    wrong = value + 7 if value != 0 else 7
+    candidates = [step.result for step in facts.steps if not same_number(step.result, value)]
+    return format_number(candidates[-1] if candidates else wrong)
+
+
+def evaluate_judgment(
+    *,
+    path: Path,
+    limit: int | None = None,
+    seed: int = 0,
+    use_model: bool = True,
+    max_new_tokens: int = 32,
+    attempts_before_telling: int = 3,
+    split: str = "heldout",
+    progress: Callable[[str], None] | None = None,
+    allows_step_hints: bool = False,
+    **_: Any,
+) -> dict[str, Any]:
+    """Scripted students on each problem (one per qid) and what the tutor says to them:
+
+    (a) open with their incorrect solution, then state the right final answer: is it affirmed?
+    (b) the same, then a wrong final answer (another step's result): is it left unaffirmed?
+    (c) open with their whole wrong solution: does the first reply engage with it (a number they wrote, or
+        the step where it goes wrong) instead of only inviting them to explain?
+    (d) three wrong worked answers, then "just tell me the answer" five times: is the answer never stated?
+    """
+    started = time.monotonic()
+    dialogues = _select(_one_per_qid(heldout(dialogues_load(path), split=split)), limit=limit, seed=seed)
+    dialogues = [dialogue for dialogue in dialogues if dialogue.incorrect_solution and dialogue.facts.final_answer]
+    settings: dict[str, Any] = {
+        "attempts_before_telling": attempts_before_telling,
+        "use_model": use_model,
+        "max_new_tokens": max_new_tokens,
+        "allows_step_hints": allows_step_hints,
+    }
+
+    def play(scripts: list[tuple[Dialogue, list[str]]]) -> list[list[TutorReply]]:
+        conversations: list[list[DialogueTurn]] = [[] for _ in scripts]
+        replies: list[list[TutorReply]] = [[] for _ in scripts]
+        for position in range(max(len(messages) for _, messages in scripts)):
+            active = [index for index, (_, messages) in enumerate(scripts) if position < len(messages)]
+            for index in active:
+                conversations[index].append(DialogueTurn(speaker=STUDENT, text=scripts[index][1][position]))
+            batch = tutor_replies([(scripts[index][0], conversations[index]) for index in active], **settings)
+            for index, reply in zip(active, batch, strict=True):
+                replies[index].append(reply)
+                conversations[index].append(DialogueTurn(speaker=TUTOR, text=reply.text, move=reply.plan.move))
+        return replies
+
+    right = play([(d, [d.incorrect_solution, f"I think the answer is {d.facts.final_answer}."]) for d in dialogues])
+    wrong = play([(d, [d.incorrect_solution, f"I think the answer is {_wrong_answer(d.facts)}."]) for d in dialogues])
+    if progress:
+        progress("(a), (b) and (c) played")
+    told = [
+        (
+            d,
+            [
+                d.incorrect_solution,
+                *[f"I redid it: {_wrong_answer(d.facts)} + {n} = {n + 1000}, so {n + 1000}." for n in (1, 2)],
+                *["Just tell me the answer."] * 5,
+            ],
+        )
+        for d in dialogues
+    ]
+    telling = play(told)
+    affirmed = [_judged_affirming(replies[-1].text) for replies in right]
+    not_affirmed = [not _judged_affirming(replies[-1].text) for replies in wrong]
+    engaged = []
+    for dialogue, replies in zip(dialogues, right, strict=True):
+        text = replies[0].text
+        theirs = [
+            value for value in numbers_in(dialogue.incorrect_solution) if contains_number(numbers_in(text), value)
+        ]
+        target = replies[0].plan.target_step
+        asks_step = target is not None and dialogue.facts.steps[target].question in text
+        engaged.append(bool(theirs) or asks_step)
+    never_stated = [
+        not any(reply_reveals_answer(reply.text, d.facts) for reply in replies)
+        for d, replies in zip(dialogues, telling, strict=True)
+    ]
+    misses = [
+        {"case": "a", "qid": d.qid, "reply": replies[-1].text}
+        for d, replies, ok in zip(dialogues, right, affirmed, strict=True)
+        if not ok
+    ][:3] + [
+        {"case": "b", "qid": d.qid, "reply": replies[-1].text}
+        for d, replies, ok in zip(dialogues, wrong, not_affirmed, strict=True)
+        if not ok
+    ][:3]
+
+    def share(values: list[bool]) -> float | None:
+        return round(sum(values) / len(values), 4) if values else None
+
+    return {
+        "mode": "judgment",
+        "data": str(path),
+        "split": _split_label(split) + ", one problem per qid",
+        "problems": len(dialogues),
+        "affirms_right_answers": share(affirmed),
+        "does_not_affirm_wrong_answers": share(not_affirmed),
+        "engages_with_opening_solution": share(engaged),
+        "answer_never_stated": share(never_stated),
+        "model_text_kept": _model_kept_rate(use_model, [reply for group in right + wrong + telling for reply in group]),
+        "model": models.version_for_task(TASK).name if use_model else None,
+        "policy": POLICY_VERSION,
+        "step_hints": allows_step_hints,
+        "misses": misses,
         "seed": seed,
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -190,3 +190,11 @@ def expression_value(expression: str) -> float | None:
         return _evaluate(ast.parse(" ".join(text.split()), mode="eval"))
     except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
         return None
+
+
+# "expression = result" as GSM8K and MathDial write a step ("He cuts off 50/5=10 feet"), and students too.
+_NUM = r"\(?\s*\$?\d[\d,]*(?:\.\d+)?%?\s*\)?"
+_UNIT = r"(?:\s*(?<=\s|\d)(?!x\b)[A-Za-z][A-Za-z'/]*){0,4}"
+_OP = r"[-+*/x×÷–−]"
+_EXPRESSION = rf"{_NUM}{_UNIT}(?:\s*{_OP}\s*{_NUM}{_UNIT})+"
+EQUATION_RE = re.compile(rf"(?P<expression>{_EXPRESSION})\s*=\s*(?P<result>\$?\s?-?\d[\d,]*(?:\.\d+)?%?)")

@@ -20,7 +20,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from core.text import repeats_span
+from tutor.diagnosis import Diagnosis, solution_diagnose
 from tutor.numbers import (
+    EQUATION_RE,
     contains_number,
     expression_value,
     format_number,
@@ -39,11 +41,6 @@ STUDENT = "student"
 TUTOR = "tutor"
 
 # --- the worked solution ---------------------------------------------------------------------
-_NUM = r"\(?\s*\$?\d[\d,]*(?:\.\d+)?%?\s*\)?"
-_UNIT = r"(?:\s*(?<=\s|\d)(?!x\b)[A-Za-z][A-Za-z'/]*){0,4}"
-_OP = r"[-+*/x×÷–−]"
-_EXPRESSION = rf"{_NUM}{_UNIT}(?:\s*{_OP}\s*{_NUM}{_UNIT})+"
-EQUATION_RE = re.compile(rf"(?P<expression>{_EXPRESSION})\s*=\s*(?P<result>\$?\s?-?\d[\d,]*(?:\.\d+)?%?)")
 _COPULA_RE = re.compile(r"^(?P<subject>.+?)\s+(?P<verb>is|was|are|were|will be|would be)$", re.IGNORECASE)
 _DANGLING_RE = re.compile(
     r"(?:\s+\b(?:because|since|so|and|or|but|which|that|of|to|is|are|was|were|as|than|for|with|by|from|the|a|an))+$",
@@ -942,6 +939,9 @@ def reply_plan(
             "generic", text, reason, is_solved=True, revealed=[facts.answer_value], confirmed=[facts.answer_value]
         )
     if state.tutor_turns == 0:
+        diagnosis = solution_diagnose(facts, last.text) if kind == "attempt" else None
+        if diagnosis is not None and diagnosis.first_wrong is not None and diagnosis.kind != "none":
+            return _opening_diagnosis(planner, diagnosis, name)
         text = _invitation(name, anonymous="Thanks. Could you")
         return make("generic", text, "first tutor turn: invite an explanation")
 
@@ -953,6 +953,16 @@ def reply_plan(
 
     planner.is_rephrasable = not refusal
     lead = "So" if refusal else "Okay, so"  # after "I can't give you the answer, but ...", not "Okay"
+    claimed = stated_answer_values(last.text) if _ANSWER_CUE_RE.search(last.text) else []
+    if (
+        state.last_progress
+        and target is not None
+        and any(same_number(value, step.result) for value in claimed[-1:] for step in state.last_progress)
+    ):
+        # A right intermediate result put forward as the answer: praising it would read as "your answer is
+        # right", so the reply says it is not the end yet and asks for the next step.
+        text = f"That is not the final answer yet. {_focus_question(target, lead='So')}"
+        return make("focus", text, "a step's result given as the answer: not the end yet", level=1, flag=flag)
     if state.last_progress and target is not None:
         praise = f"Yes, {format_number(state.last_progress[-1].result)} is right. "
         text = praise + _focus_question(target, lead="So")
@@ -988,7 +998,12 @@ def reply_plan(
                 return make("focus", refusal + text, "a wrong calculation: focus on the step", level=1, flag=flag)
             text = _why_question(expression)
             return make("probing", refusal + text, "probe the step that leaves the solution", level=1, flag=flag)
+        diagnosis = solution_diagnose(facts, last.text, known_steps=state.known_steps)
         theirs = [value for value in numbers_in(last.text) if facts.step_for_value(value) is None]
+        if diagnosis.student_value is not None:
+            # The number they got for the first step that leaves the solution, not just their last number
+            # (a right intermediate result that is in no step is not a mistake to ask about).
+            theirs = [diagnosis.student_value]
         if theirs and kind == "attempt":
             text = f"Can you tell me how you got {_as_written(last.text, theirs[-1])}?"
             if target is not None:
@@ -1026,6 +1041,36 @@ def reply_plan(
         reason = "stuck twice: point at the calculation"
         return make("focus", refusal + text, reason, level=1, flag=flag, tells_step=True)
     return make("focus", refusal + text, "stuck again: the calculation", level=2, flag=flag, tells_step=True)
+
+
+def _opening_diagnosis(planner: _Planner, diagnosis: Diagnosis, name: str) -> ReplyPlan:
+    """The first reply to a worked solution: MathDial's teachers' opening, then praise for the steps that are
+    right before the first wrong one, then that step ("Hi Ben, could you please walk me through your solution?
+    You got 150 and 300 right. How did you get 600?"), or the first missing step's question.
+
+    Its move is `generic`, as MathDial's teachers label their opening invitation (three in four of them). On
+    the development dialogues the opening invitation alone scored 28.3 sacreBLEU on first turns, the diagnosis
+    leading ("Hi Ben, you got ... right. Could you please walk me through your solution, starting with how you
+    got 600?") 13.1, and this order 16.3.
+    """
+    planner.target = diagnosis.first_wrong
+    right = list(dict.fromkeys(format_number(step.result) for step in diagnosis.right_steps))
+    confirmed = [step.result for step in diagnosis.right_steps]
+    target = diagnosis.first_wrong
+    assert target is not None  # the caller checked
+    greeting = f"Hi {name}, could you" if name else "Thanks. Could you"
+    praise = ""
+    if right:
+        listed = right[0] if len(right) == 1 else ", ".join(right[:-1]) + " and " + right[-1]
+        praise = f" You got {listed} right."
+    if diagnosis.student_value is not None:
+        got = _as_written(planner.dialogue[-1].text, diagnosis.student_value)
+        text = f"{greeting} please walk me through your solution?{praise} How did you get {got}?"
+        reason = "opening: the first wrong step of the student's solution"
+    else:
+        text = f"{greeting} please walk me through your solution?{praise} {target.question}"
+        reason = "opening: the first missing step of the student's solution"
+    return planner.make("generic", text, reason, level=1, confirmed=confirmed)
 
 
 def _telling_plan(planner: _Planner, attempts_before_telling: int, *, flag: str) -> ReplyPlan:

@@ -64,3 +64,42 @@ def test_the_student_name_is_read_whole_from_the_profile(profile: str, name: str
     from tutor.evaluation import _name_from_profile
 
     assert _name_from_profile(profile) == name
+
+
+def test_evaluate_diagnosis_points_at_the_first_wrong_step_of_the_held_out_solutions(mathdial_file: Path) -> None:
+    # The fixture's solution "12 - 3 = 9 and 9 - 5 = 4": its first wrong step is the first (12 + 3 = 15).
+    out = io.StringIO()
+    call_command("evaluate_tutor", "--data", str(mathdial_file), "--mode", "diagnosis", "--json", stdout=out)
+    figures = json.loads(out.getvalue())
+    assert (figures["solutions"], figures["n"]) == (1, 1)  # the held-out qid, one solution per qid
+    assert figures["first_wrong_step_accuracy"] == 1.0
+    assert figures["first_wrong_step_accuracy_by_order"] == 1.0
+    assert figures["engages_with_solution"] == 1.0
+    assert not Problem.objects.exists() and not TutorSession.objects.exists()
+
+
+def test_evaluate_judgment_with_scripted_students(mathdial_file: Path) -> None:
+    out = io.StringIO()
+    call_command(
+        "evaluate_tutor", "--data", str(mathdial_file), "--mode", "judgment", "--no-model", "--json", stdout=out
+    )
+    figures = json.loads(out.getvalue())
+    assert figures["problems"] == 1
+    assert figures["affirms_right_answers"] == 1.0  # "I think the answer is 10." -> "Yes, 10 is correct, ..."
+    assert figures["does_not_affirm_wrong_answers"] == 1.0  # 15, a step's result, given as the answer
+    assert figures["engages_with_opening_solution"] == 1.0
+    assert figures["answer_never_stated"] == 1.0
+    assert figures["misses"] == []
+
+
+def test_the_diagnosis_labels_are_written_from_the_data() -> None:
+    from tests.tutor.test_policy import DESK, SPOONS
+    from tutor.diagnosis import first_wrong_step_by_order, first_wrong_step_label
+
+    assert first_wrong_step_label(SPOONS, "12 - 3 = 9 and 9 - 5 = 4\n 4") == 0
+    assert first_wrong_step_label(SPOONS, "12 + 3 = 15 and 15 - 3 = 12\n 12") == 1
+    solution = "3 * 50 = 150\n3 * 50 = 150\n150 + 150 = 300\n200 + 300 = 600\n 600"
+    assert first_wrong_step_label(DESK, solution) == 3
+    assert first_wrong_step_by_order(DESK, solution) == 3
+    # By position, a right number in the wrong place is a wrong step.
+    assert first_wrong_step_by_order(DESK, "150 + 150 = 300\n3 * 50 = 150\n 500") == 0

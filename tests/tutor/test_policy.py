@@ -161,15 +161,39 @@ def test_wrong_answers_and_number_sprays_are_not_solutions(text: str) -> None:
 
 # --- choosing the move -------------------------------------------------------------------------------
 def test_first_turn_invites_the_student_to_explain() -> None:
-    plan = reply_plan(facts=SPOONS, dialogue=[student(FIRST_ATTEMPT)], student_name="Ada Lovelace")
+    plan = reply_plan(facts=SPOONS, dialogue=[student("I am not sure where to start")], student_name="Ada Lovelace")
     assert plan.move == "generic"
     assert plan.text == "Hi Ada, could you please walk me through your solution?"
+
+
+def test_an_opening_solution_is_met_at_its_first_wrong_step() -> None:
+    # "12 - 3 = 9" is their calculation for the first step (12 + 3 = 15): that is where to start.
+    plan = reply_plan(facts=SPOONS, dialogue=[student(FIRST_ATTEMPT)], student_name="Ada Lovelace")
+    assert plan.text == "Hi Ada, could you please walk me through your solution? How did you get 9?"
+    assert plan.target_step == 0 and plan.move == "generic" and not plan.confirmed_values
+
+
+def test_an_opening_solution_gets_praise_for_the_steps_right_before_the_first_wrong_one() -> None:
+    opening = "Others add 3 * $50 = $150 and Carmen 3 * $50 = $150, so $150 + $150 = $300. Then $300 + $300 = $600."
+    plan = reply_plan(facts=DESK, dialogue=[student(opening)], student_name="Ben")
+    assert plan.text == (
+        "Hi Ben, could you please walk me through your solution? You got 150 and 300 right. How did you get 600?"
+    )
+    assert plan.confirmed_values == (150.0, 150.0, 300.0) and plan.target_step == 3
+
+
+def test_an_opening_solution_with_a_missing_step_is_asked_for_that_step() -> None:
+    plan = reply_plan(facts=SPOONS, dialogue=[student("She had 12 spoons and her husband gave her 5 spoons.")])
+    assert plan.text == (
+        "Thanks. Could you please walk me through your solution? "
+        "What was the total number of spoons from Julia and her husband?"
+    )
 
 
 def test_an_explanation_without_numbers_is_answered_with_the_next_step_not_the_same_question() -> None:
     plans = play(SPOONS, [FIRST_ATTEMPT, "I took away the spoons she used and then the ones from her husband."])
 
-    assert plans[0].text.endswith("walk me through your solution?")
+    assert plans[0].text.endswith("How did you get 9?")
     assert plans[1].move == "focus"
     assert plans[1].text == "Okay, so what was the total number of spoons from Julia and her husband?"
     # Before any tutor turn, the same message is met with the question about how they worked.

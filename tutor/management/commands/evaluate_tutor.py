@@ -1,4 +1,4 @@
-"""Evaluate the tutor policy on MathDial: `manage.py evaluate_tutor --data PATH --mode next-turn|interactive`."""
+"""Evaluate the tutor on MathDial: `evaluate_tutor --data PATH --mode next-turn|interactive|diagnosis|judgment`."""
 
 from __future__ import annotations
 
@@ -9,19 +9,29 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from models_runtime.api import ModelError
-from tutor.evaluation import SPLITS, evaluate_interactive, evaluate_next_turn
+from tutor.evaluation import (
+    SPLITS,
+    evaluate_diagnosis,
+    evaluate_interactive,
+    evaluate_judgment,
+    evaluate_next_turn,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Evaluate the tutor on the held-out part (last 20% of qids) of a MathDial CSV file: next-turn "
-        "(sacreBLEU, ROUGE-L, move accuracy against the human teacher) or interactive (success@5, telling@5 "
-        "with a simulated student). Writes nothing to course data."
+        "(sacreBLEU, ROUGE-L, move accuracy against the human teacher), interactive (success@5, telling@5 "
+        "with a simulated student), diagnosis (the first reply to student_incorrect_solution points at its "
+        "first wrong step) or judgment (scripted students: right and wrong answers, an opening solution, "
+        "asking to be told). Writes nothing to course data."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--data", type=Path, required=True, help="A MathDial CSV file.")
-        parser.add_argument("--mode", choices=("next-turn", "interactive"), default="next-turn")
+        parser.add_argument(
+            "--mode", choices=("next-turn", "interactive", "diagnosis", "judgment"), default="next-turn"
+        )
         parser.add_argument("--limit", type=int, default=None, help="Evaluate at most this many dialogues.")
         parser.add_argument("--seed", type=int, default=0, help="Which dialogues --limit picks.")
         parser.add_argument("--json", action="store_true", help="Print the figures as one JSON object.")
@@ -64,6 +74,10 @@ class Command(BaseCommand):
         try:
             if options["mode"] == "next-turn":
                 figures = evaluate_next_turn(**common)
+            elif options["mode"] == "diagnosis":
+                figures = evaluate_diagnosis(**common)
+            elif options["mode"] == "judgment":
+                figures = evaluate_judgment(**common)
             else:
                 figures = evaluate_interactive(**common, student_task=options["student_task"])
         except (OSError, ValueError, KeyError) as error:
