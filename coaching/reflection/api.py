@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import QueryDict
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -142,10 +143,10 @@ class DialogueListApi(APIView):
         summary="Write a reflection question (a background job; poll the dialogue or the job)",
     )
     def post(self, request: Request) -> Response:
-        data = request.data.copy() if hasattr(request.data, "copy") else dict(request.data)
-        if hasattr(request.data, "getlist") and "concepts" in request.data:
-            concepts = request.data.getlist("concepts")
-            data.setlist("concepts", [part for value in concepts for part in str(value).split(",")])
+        data: Any = request.data
+        if isinstance(data, QueryDict):  # a multipart form: concepts repeated, or one comma-separated field
+            data = data.copy()
+            data.setlist("concepts", [part for value in data.getlist("concepts") for part in str(value).split(",")])
         serializer = DialogueInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data

@@ -107,16 +107,27 @@ def level_word_range(level: str) -> WordRange:
     return WordRange(6, 45, "any level")
 
 
-def _concept_terms(concept: str) -> list[str]:
-    return [word.rstrip("s") for word in words(concept) if len(word) > 2] or words(concept)
+def _forms(word: str) -> set[str]:
+    """The word and its singular guesses (gases: gas; plates: plate), enough to match a plural."""
+    forms = {word}
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        forms.add(word[:-1])
+        if word.endswith("es"):
+            forms.add(word[:-2])
+    return forms
 
 
 def concepts_named(text: str, concepts: Sequence[str]) -> list[str]:
-    """The key concepts the text names: every content word of the concept appears (plural or singular)."""
-    present = {word.rstrip("s") for word in words(text)} | set(words(text))
-    return [
-        concept for concept in concepts if concept.strip() and all(term in present for term in _concept_terms(concept))
-    ]
+    """The key concepts the text names: every word of the concept appears (plural or singular)."""
+    present: set[str] = set()
+    for word in words(text):
+        present |= _forms(word)
+    named = []
+    for concept in concepts:
+        terms = words(concept)
+        if terms and all(_forms(term) & present for term in terms):
+            named.append(concept)
+    return named
 
 
 def _shingles(tokens: list[str], size: int) -> set[tuple[str, ...]]:

@@ -244,20 +244,43 @@ def teacher_educator_reply(spec: QuestionSpec, *, draft: str, rationale: str) ->
     (source `code`, the model's reply kept in the provenance)."""
     _, template = _templates()
     messages = template.render(
-        topic=spec.topic, concepts=", ".join(spec.concepts), level=spec.level, draft=draft, rationale=rationale
+        topic=spec.topic,
+        concepts=", ".join(spec.concepts),
+        level=spec.level,
+        draft=draft,
+        rationale=rationale,
+        first_concept=spec.concepts[0],
     )
     generation = models.chat(
         task=TASK, messages=messages, template=template, max_new_tokens=_reply_tokens(), stop=("\n",)
     )
     raw = generation.text.strip()
     record = {**generation.provenance, "raw_reply": raw, "completion_tokens": generation.completion_tokens}
-    cleaned = raw.strip().strip("\"'“”").strip()
+    cleaned = _reply_cleaned(raw)
     if cleaned == STOP_SIGNAL:
         return STOP_SIGNAL, "educator", True, record
     question = re.match(r"[^?]*\?", cleaned)
-    if question and not cleaned.startswith(STOP_SIGNAL) and len(words(question.group(0))) >= 3:
+    if question and not cleaned.startswith(STOP_SIGNAL) and _is_coaching(question.group(0), draft):
         return _clean_lines(question.group(0)), "educator", False, record
     return code_coaching(spec, draft), "code", False, record
+
+
+_REPLY_PREFIX = re.compile(r"^\s*(?:your reply|reply|teacher educator|teacher-educator|answer)\s*:\s*", re.IGNORECASE)
+
+
+def _reply_cleaned(raw: str) -> str:
+    text = _REPLY_PREFIX.sub("", raw.strip())
+    return text.strip().strip("\"'“”").strip()
+
+
+def _is_coaching(question: str, draft: str) -> bool:
+    """A coaching question has a few words and is not the draft repeated (small models echo it)."""
+    tokens = words(question)
+    if len(tokens) < 4 or question.lower().startswith(("draft", "rationale", "topic")):
+        return False
+    draft_tokens = set(words(draft))
+    shared = sum(1 for token in tokens if token in draft_tokens)
+    return shared / len(tokens) < 0.7
 
 
 def code_coaching(spec: QuestionSpec, draft: str) -> str:

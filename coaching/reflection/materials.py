@@ -24,14 +24,17 @@ def _fail(message: str) -> ApplicationError:
 
 
 def _plain_text(name: str, data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its byte-order mark (Windows Notepad)
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise _fail(f"“{name}” is not readable UTF-16 text.") from error
     if b"\x00" in data[:8192]:
         raise _fail(f"“{name}” is not a text file (it holds binary data). Upload a .txt, .md, .pdf or .docx file.")
-    for encoding in ("utf-8-sig", "utf-16"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise _fail(f"“{name}” is not UTF-8 text. Save it as UTF-8 and upload it again.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _fail(f"“{name}” is not UTF-8 text. Save it as UTF-8 and upload it again.") from error
 
 
 def _pdf_text(name: str, data: bytes) -> str:

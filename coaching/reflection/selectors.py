@@ -16,7 +16,8 @@ from core.errors import NotFoundError
 def dialogue_list_for_user(*, user: Any) -> QuerySet[Dialogue]:
     if user_role(user) not in TEACHING_ROLES:
         return Dialogue.objects.none()
-    return queryset_visible(Dialogue.objects.select_related("course", "created_by"), user=user, course_path="course")
+    dialogues = Dialogue.objects.select_related("course", "created_by")
+    return queryset_visible(dialogues, user=user, course_path="course").order_by("-created_at", "-pk")
 
 
 def dialogue_get_for_user(*, user: Any, dialogue_id: Any) -> Dialogue:
@@ -36,7 +37,7 @@ def bank_question_list_for_user(*, user: Any, course_id: Any = None) -> QuerySet
     )
     if course_id is not None:
         questions = questions.filter(course_id=course_id)
-    return questions
+    return questions.order_by("-created_at", "-pk")
 
 
 def bank_question_get_for_user(*, user: Any, question_id: Any) -> BankQuestion:
@@ -50,11 +51,12 @@ def assignment_list_for_user(*, user: Any) -> QuerySet[QuestionAssignment]:
     """Teachers: their courses' assignments with answer counts. Students: their courses' assignments,
     each with only the student's own answer prefetched (`my_answers`)."""
     assignments = QuestionAssignment.objects.select_related("question", "course")
+    visible = queryset_visible(assignments, user=user, course_path="course").order_by("due_at", "pk")
     if user_role(user) == Role.STUDENT:
-        return queryset_visible(assignments, user=user, course_path="course").prefetch_related(
+        return visible.prefetch_related(
             Prefetch("answers", queryset=Answer.objects.filter(student=user), to_attr="my_answers")
         )
-    return queryset_visible(assignments, user=user, course_path="course").annotate(answer_count=Count("answers"))
+    return visible.annotate(answer_count=Count("answers"))
 
 
 def assignment_get_for_user(*, user: Any, assignment_id: Any) -> QuestionAssignment:

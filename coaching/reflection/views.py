@@ -69,8 +69,9 @@ def index(request: HttpRequest) -> HttpResponse:
     try:
         if not form.is_valid():
             raise ApplicationError(
-                "Check the form: " + "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()),
-                extra={"fields": {name: " ".join(errors) for name, errors in form.errors.items()}},
+                "Check the form: "
+                + "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()),
+                extra={"fields": {name: " ".join(map(str, errors)) for name, errors in form.errors.items()}},
             )
         course = course_get_for_user(user=request.user, course_id=form.cleaned_data["course"])
         materials = form.cleaned_data["materials"] or ""
@@ -222,7 +223,8 @@ def assigned_answer(request: HttpRequest, assignment_id: int) -> HttpResponse:
         assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
     except NotFoundError as error:
         raise Http404(error.message) from error
-    answer = assignment.my_answers[0] if assignment.my_answers else None
+    mine = getattr(assignment, "my_answers", [])  # prefetched for students by the selector
+    answer = mine[0] if mine else None
     error_message = ""
     status = 200
     if request.method == "POST":
