@@ -33,7 +33,7 @@ from tutor.numbers import (
 )
 from tutor.sentences import affirms, ill_formed_reason, negates, sentences_of, whole_sentences_end
 
-POLICY_VERSION = "tutor-policy@v1"
+POLICY_VERSION = "tutor-policy@v2"
 
 Move = Literal["focus", "probing", "telling", "generic"]
 MOVES: tuple[Move, ...] = ("focus", "probing", "telling", "generic")
