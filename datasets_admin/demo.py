@@ -6,6 +6,7 @@ Seeding is idempotent: running it again changes nothing that exists and adds wha
 
 from __future__ import annotations
 
+import csv
 import datetime
 import json
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from accounts.models import Course, Role, User
 from accounts.services import course_create, course_teacher_add, enrollment_create, user_create
 from coaching.reflection.models import BankQuestion
 from coaching.reflection.services import bank_question_create, question_assign
+from coaching.services import demo_transcript_seed
 from grading.models import Assignment, Question, Submission
 from grading.services import assignment_create, grader_first_start, question_create, submission_create
 from tutor.models import Problem
@@ -85,6 +87,7 @@ def demo_seed() -> list[DemoLogin]:
 
     assignment = _seed_questions(course=course, teacher=people["teacher"], students=students)
     _seed_problems(course=course)
+    _seed_coaching_transcript(teacher=people["teacher"])
     _seed_grader(admin=people["admin"], assignment=assignment)
     _seed_reflection_question(course=course, teacher=people["teacher"])
     return [
@@ -137,6 +140,14 @@ def _seed_reflection_question(*, course: Course, teacher: User) -> None:
         question = bank_question_create(user=teacher, course=course, text=DEMO_REFLECTION_QUESTION, rating=4)
     if not question.assignments.filter(course=course).exists():
         question_assign(user=teacher, question=question, due_at=timezone.now() + datetime.timedelta(days=14))
+
+
+def _seed_coaching_transcript(*, teacher: User) -> None:
+    """One lesson transcript for the demo teacher, an NCTE observation's exchanges in their order, and its report."""
+    with (DEMO_DATA_DIR / "ncte_uptake_obs4426.csv").open(encoding="utf-8", newline="") as handle:
+        exchanges = list(csv.DictReader(handle))
+    lesson_date = timezone.localdate() - datetime.timedelta(days=7)
+    demo_transcript_seed(teacher=teacher, exchanges=exchanges, lesson_date=lesson_date)
 
 
 def _seed_problems(*, course: Course) -> None:

@@ -21,7 +21,7 @@ def test_text_lines_keep_order_speakers_and_continuations() -> None:
 
 
 def test_text_with_times_and_otter_headers() -> None:
-    data = "00:00:05 Teacher: Ready?\n[00:00:09] Student A: Yes.\nSam  0:12\nI counted by twos.\n".encode()
+    data = b"00:00:05 Teacher: Ready?\n[00:00:09] Student A: Yes.\nSam  0:12\nI counted by twos.\n"
     parsed = transcript_parse(data, filename="otter.txt")
     assert [(u.speaker, u.text, u.start) for u in parsed.utterances] == [
         ("Teacher", "Ready?", 5.0),
@@ -31,7 +31,7 @@ def test_text_with_times_and_otter_headers() -> None:
 
 
 def test_csv_with_start_and_other_column_order() -> None:
-    data = b"start,text,speaker\n0:01,Why is that?,T\n4.5,\"Because, well, it is even.\",S2\n"
+    data = b'start,text,speaker\n0:01,Why is that?,T\n4.5,"Because, well, it is even.",S2\n'
     parsed = transcript_parse(data, filename="lesson.csv")
     assert [(u.speaker, u.text, u.start) for u in parsed.utterances] == [
         ("T", "Why is that?", 1.0),
@@ -42,10 +42,10 @@ def test_csv_with_start_and_other_column_order() -> None:
 
 def test_vtt_voice_tags_merge_consecutive_cues_of_one_speaker() -> None:
     data = (
-        "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v Ms. Lee>What do you\n\n"
-        "00:00:03.000 --> 00:00:04.000\n<v Ms. Lee>notice?\n\n"
-        "00:00:06.500 --> 00:00:08.000\n<v Sam>It doubles.\n"
-    ).encode()
+        b"WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n<v Ms. Lee>What do you\n\n"
+        b"00:00:03.000 --> 00:00:04.000\n<v Ms. Lee>notice?\n\n"
+        b"00:00:06.500 --> 00:00:08.000\n<v Sam>It doubles.\n"
+    )
     parsed = transcript_parse(data, filename="zoom.vtt")
     assert parsed.format == "vtt"
     assert [(u.speaker, u.text, u.start, u.end) for u in parsed.utterances] == [
@@ -55,7 +55,10 @@ def test_vtt_voice_tags_merge_consecutive_cues_of_one_speaker() -> None:
 
 
 def test_srt_with_name_prefixes() -> None:
-    data = b"1\n00:00:01,000 --> 00:00:02,000\nTeacher: Why?\n\n2\n00:00:03,000 --> 00:00:05,000\nKai: Because it is odd.\n"
+    data = (
+        b"1\n00:00:01,000 --> 00:00:02,000\nTeacher: Why?\n\n"
+        b"2\n00:00:03,000 --> 00:00:05,000\nKai: Because it is odd.\n"
+    )
     parsed = transcript_parse(data, filename="captions.srt")
     assert parsed.format == "srt"
     assert [(u.speaker, u.text, u.start) for u in parsed.utterances] == [
@@ -68,7 +71,10 @@ def test_json_list_and_object() -> None:
     turns = [{"speaker": "Teacher", "text": "How?", "start": 0}, {"speaker": "Ana", "text": "By counting.", "start": 2}]
     for payload in (turns, {"utterances": turns}):
         parsed = transcript_parse(json.dumps(payload).encode(), filename="t.json")
-        assert [(u.speaker, u.text, u.start) for u in parsed.utterances] == [("Teacher", "How?", 0.0), ("Ana", "By counting.", 2.0)]
+        assert [(u.speaker, u.text, u.start) for u in parsed.utterances] == [
+            ("Teacher", "How?", 0.0),
+            ("Ana", "By counting.", 2.0),
+        ]
 
 
 def test_the_whole_lesson_in_text_and_vtt_reads_the_same_turns() -> None:
@@ -101,8 +107,12 @@ def test_utf16_with_bom_is_read() -> None:
         (b"speaker,words_said\nT,Hello\nS,Hi\n", "x.csv", "no “text” column (its columns: “speaker”, “words_said”)"),
         (b"who,text\nT,Hello\n", "x.csv", "no “speaker” column"),
         (b"Hello there, class.\nTeacher: Sit.\n", "x.txt", "Line 1 has no speaker"),
-        (b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello all\n", "x.vtt", "Caption 1 of the WebVTT file names no speaker"),
-        (b"{\"turns\": 3}", "x.json", "must be a list of turns"),
+        (
+            b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello all\n",
+            "x.vtt",
+            "Caption 1 of the WebVTT file names no speaker",
+        ),
+        (b'{"turns": 3}', "x.json", "must be a list of turns"),
         (b"[1, 2]", "x.json", "Turn 1 of the JSON file is not an object"),
         (b"{oops", "x.json", "is not valid JSON"),
         (b"speaker,text,start\nT,Hi,soon\nS,Hey,2\n", "x.csv", "Row 2 of the CSV file: “soon” is not a time"),

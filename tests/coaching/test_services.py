@@ -40,7 +40,7 @@ def test_a_bad_file_stores_nothing(school, data: bytes, filename: str) -> None:
 
 def test_unknown_speaker_names_are_refused_and_nothing_changes(school) -> None:
     transcript = transcript_upload(teacher=school.teacher, data=LESSON_TEXT.encode(), filename="l.txt")
-    with pytest.raises(TranscriptFileError, match="“Mr. Nobody” is not a speaker"):
+    with pytest.raises(TranscriptFileError, match=r"“Mr\. Nobody” is not a speaker"):
         transcript_speakers_confirm(transcript=transcript, user=school.teacher, teacher_speakers=["Mr. Nobody"])
     transcript.refresh_from_db()
     assert transcript.status == Transcript.Status.AWAITING_SPEAKERS
@@ -87,7 +87,9 @@ def test_the_analysis_job_stores_the_report_with_provenance(school, django_captu
     assert finished.result["suggestions"] == len(report.suggestions)
 
 
-def test_a_failing_analysis_leaves_no_report_and_says_so(school, django_capture_on_commit_callbacks, monkeypatch) -> None:
+def test_a_failing_analysis_leaves_no_report_and_says_so(
+    school, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
     transcript = transcript_upload(teacher=school.teacher, data=LESSON_TEXT.encode(), filename="l.txt")
     with django_capture_on_commit_callbacks(execute=False):
         job = transcript_speakers_confirm(transcript=transcript, user=school.teacher, teacher_speakers=["Teacher"])
