@@ -6,6 +6,9 @@ through htmx's SSE extension into the page.
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from django.core.cache import cache
 
@@ -49,8 +52,11 @@ def test_student_solves_a_problem_with_the_tutor_and_the_teacher_sees_it(
 
     # Count the server-sent events the page receives: the reply arrives over the stream.
     page.evaluate(
-        "window.tutorEvents = [];"
-        "document.addEventListener('htmx:sseMessage', e => window.tutorEvents.push(e.detail.type));"
+        "window.tutorEvents = []; window.tutorPieces = [];"
+        "document.addEventListener('htmx:sseMessage', e => {"
+        "  window.tutorEvents.push(e.detail.type);"
+        "  if (e.detail.type === 'piece') window.tutorPieces.push(e.detail.data);"
+        "});"
     )
     send(page, "I got 4 because 12 - 3 = 9 and 9 - 5 = 4")
     page.locator('[data-speaker="student"]').first.wait_for()
@@ -59,13 +65,20 @@ def test_student_solves_a_problem_with_the_tutor_and_the_teacher_sees_it(
     # Pieces of the model's text as it was written (the `done` swap replaces the bubble itself).
     assert "piece" in page.evaluate("window.tutorEvents")
     first_reply = page.locator('[data-speaker="tutor"]').first.get_by_test_id("turn-text").inner_text()
-    assert first_reply.strip()
+    # The first reply meets the solution where it goes wrong (their 9), not with a bare "walk me through".
+    assert "How did you get 9?" in first_reply
+    # What streamed is what is stored: the pieces add up to the reply the page now shows.
+    streamed = html.unescape("".join(page.evaluate("window.tutorPieces")))
+    assert streamed == first_reply.strip() == Turn.objects.filter(speaker="tutor").get().text
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")  # fits the phone
 
     send(page, "Oh, she used them, so 12 + 3 = 15 and 15 - 5 = 10 spoons")
     wait_for_replies(page, 2)
     confirmation = page.locator('[data-speaker="tutor"]').nth(1).get_by_test_id("turn-text").inner_text()
+    # The confirmation says yes, names the answer, and does not take it back ("No, 10 is not correct, well done.").
     assert "10" in confirmation
+    assert re.search(r"\b(?:yes|correct|right|well done)\b", confirmation, re.IGNORECASE), confirmation
+    assert not re.search(r"\b(?:no|not|incorrect|wrong)\b|n't\b", confirmation, re.IGNORECASE), confirmation
     assert page.get_by_test_id("session-status").get_attribute("data-status") == "solved"
     assert "Solved" in page.get_by_test_id("session-status").inner_text()
     assert "You solved it" in page.get_by_test_id("solved-message").inner_text()
