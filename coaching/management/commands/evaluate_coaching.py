@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from coaching.evaluation import suggestions_evaluate
 from coaching.uptake import UPTAKE_MODEL_DIR, uptake_evaluate, uptake_exchanges_read, uptake_model_read
 from core.errors import ApplicationError
 from models_runtime.errors import ModelError
@@ -25,6 +26,12 @@ class Command(BaseCommand):
             action="store_true",
             help="leave out the observations the model was trained on (its held-out ones remain)",
         )
+        parser.add_argument(
+            "--suggestions",
+            action="store_true",
+            help="also measure the suggestion check on lessons built from the file's observations (in order)",
+        )
+        parser.add_argument("--min-exchanges", type=int, default=20, help="observations with fewer are not lessons")
         parser.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -39,6 +46,8 @@ class Command(BaseCommand):
             if not exchanges:
                 raise CommandError("No exchanges to evaluate.")
             figures = uptake_evaluate(model, exchanges)
+            if options["suggestions"]:
+                figures["suggestions"] = suggestions_evaluate(exchanges, min_exchanges=options["min_exchanges"])
         except (ApplicationError, ModelError) as error:
             raise CommandError(error.message) from error
         self.stdout.write(json.dumps(figures))
