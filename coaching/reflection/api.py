@@ -57,14 +57,14 @@ def _course_filter(request: Request) -> int | None:
     return int(value)
 
 
-class CheckSerializer(serializers.Serializer[dict[str, Any]]):
+class ReflectionCheckSerializer(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField()
     passed = serializers.BooleanField()
     reason = serializers.CharField(allow_blank=True)
 
 
-class RoundOutputSerializer(serializers.ModelSerializer[Round]):
-    checks = CheckSerializer(many=True)
+class ReflectionRoundOutputSerializer(serializers.ModelSerializer[Round]):
+    checks = ReflectionCheckSerializer(many=True)
     passed = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -75,9 +75,9 @@ class RoundOutputSerializer(serializers.ModelSerializer[Round]):
         )  # fmt: skip
 
 
-class DialogueOutputSerializer(serializers.ModelSerializer[Dialogue]):
-    rounds = RoundOutputSerializer(many=True, read_only=True)
-    final_checks = CheckSerializer(many=True)
+class ReflectionDialogueOutputSerializer(serializers.ModelSerializer[Dialogue]):
+    rounds = ReflectionRoundOutputSerializer(many=True, read_only=True)
+    final_checks = ReflectionCheckSerializer(many=True)
     final_passes_checks = serializers.BooleanField(read_only=True)
     job = serializers.UUIDField(source="job_id", read_only=True, allow_null=True)
 
@@ -90,7 +90,7 @@ class DialogueOutputSerializer(serializers.ModelSerializer[Dialogue]):
         )  # fmt: skip
 
 
-class DialogueSummarySerializer(serializers.ModelSerializer[Dialogue]):
+class ReflectionDialogueSummarySerializer(serializers.ModelSerializer[Dialogue]):
     class Meta:
         model = Dialogue
         fields = (
@@ -106,7 +106,7 @@ class DialogueSummarySerializer(serializers.ModelSerializer[Dialogue]):
         )
 
 
-class DialogueInputSerializer(serializers.Serializer[dict[str, Any]]):
+class ReflectionDialogueInputSerializer(serializers.Serializer[dict[str, Any]]):
     course = serializers.IntegerField()
     topic = serializers.CharField(allow_blank=True, trim_whitespace=False)
     concepts = serializers.ListField(child=serializers.CharField(allow_blank=True), allow_empty=True)
@@ -116,7 +116,7 @@ class DialogueInputSerializer(serializers.Serializer[dict[str, Any]]):
     max_rounds = serializers.IntegerField(required=False, default=DEFAULT_MAX_ROUNDS)
 
 
-class DialogueStartOutputSerializer(serializers.Serializer[dict[str, Any]]):
+class ReflectionDialogueStartOutputSerializer(serializers.Serializer[dict[str, Any]]):
     dialogue = serializers.IntegerField()
     job = JobOutputSerializer()
 
@@ -127,7 +127,7 @@ class DialogueListApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("course", int, description="Only this course's dialogues.")],
-        responses=DialogueSummarySerializer(many=True),
+        responses=ReflectionDialogueSummarySerializer(many=True),
         summary="Reflection-question dialogues of the caller's courses",
     )
     def get(self, request: Request) -> Response:
@@ -135,11 +135,11 @@ class DialogueListApi(APIView):
         course = _course_filter(request)
         if course is not None:
             dialogues = dialogues.filter(course_id=course)
-        return _paginated(self, request, dialogues, DialogueSummarySerializer)
+        return _paginated(self, request, dialogues, ReflectionDialogueSummarySerializer)
 
     @extend_schema(
-        request=DialogueInputSerializer,
-        responses={202: DialogueStartOutputSerializer},
+        request=ReflectionDialogueInputSerializer,
+        responses={202: ReflectionDialogueStartOutputSerializer},
         summary="Write a reflection question (a background job; poll the dialogue or the job)",
     )
     def post(self, request: Request) -> Response:
@@ -147,7 +147,7 @@ class DialogueListApi(APIView):
         if isinstance(data, QueryDict):  # a multipart form: concepts repeated, or one comma-separated field
             data = data.copy()
             data.setlist("concepts", [part for value in data.getlist("concepts") for part in str(value).split(",")])
-        serializer = DialogueInputSerializer(data=data)
+        serializer = ReflectionDialogueInputSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         course = course_get_for_user(user=request.user, course_id=values["course"])
@@ -172,14 +172,16 @@ class DialogueListApi(APIView):
 class DialogueDetailApi(APIView):
     permission_classes = [IsTeacherOrAdmin]
 
-    @extend_schema(responses=DialogueOutputSerializer, summary="A dialogue with its rounds, checks and provenance")
+    @extend_schema(
+        responses=ReflectionDialogueOutputSerializer, summary="A dialogue with its rounds, checks and provenance"
+    )
     def get(self, request: Request, dialogue_id: int) -> Response:
         dialogue = dialogue_get_for_user(user=request.user, dialogue_id=dialogue_id)
-        return Response(DialogueOutputSerializer(dialogue).data)
+        return Response(ReflectionDialogueOutputSerializer(dialogue).data)
 
 
-class BankQuestionOutputSerializer(serializers.ModelSerializer[BankQuestion]):
-    checks = CheckSerializer(many=True)
+class ReflectionBankQuestionOutputSerializer(serializers.ModelSerializer[BankQuestion]):
+    checks = ReflectionCheckSerializer(many=True)
     is_edited = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -198,13 +200,13 @@ class BankQuestionOutputSerializer(serializers.ModelSerializer[BankQuestion]):
         )
 
 
-class BankQuestionInputSerializer(serializers.Serializer[dict[str, Any]]):
+class ReflectionBankQuestionInputSerializer(serializers.Serializer[dict[str, Any]]):
     dialogue = serializers.IntegerField(help_text="The finished dialogue whose final question is saved.")
     text = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="The question as edited.")
     rating = serializers.IntegerField(required=False, allow_null=True, help_text="1 to 5.")
 
 
-class BankQuestionUpdateSerializer(serializers.Serializer[dict[str, Any]]):
+class ReflectionBankQuestionUpdateSerializer(serializers.Serializer[dict[str, Any]]):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False)
     rating = serializers.IntegerField(required=False, allow_null=True)
 
@@ -214,20 +216,20 @@ class BankQuestionListApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("course", int, description="Only this course's bank.")],
-        responses=BankQuestionOutputSerializer(many=True),
+        responses=ReflectionBankQuestionOutputSerializer(many=True),
         summary="The question banks of the caller's courses",
     )
     def get(self, request: Request) -> Response:
         questions = bank_question_list_for_user(user=request.user, course_id=_course_filter(request))
-        return _paginated(self, request, questions, BankQuestionOutputSerializer)
+        return _paginated(self, request, questions, ReflectionBankQuestionOutputSerializer)
 
     @extend_schema(
-        request=BankQuestionInputSerializer,
-        responses={201: BankQuestionOutputSerializer},
+        request=ReflectionBankQuestionInputSerializer,
+        responses={201: ReflectionBankQuestionOutputSerializer},
         summary="Save a dialogue's final question (edited, rated) to its course's bank",
     )
     def post(self, request: Request) -> Response:
-        serializer = BankQuestionInputSerializer(data=request.data)
+        serializer = ReflectionBankQuestionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         dialogue = dialogue_get_for_user(user=request.user, dialogue_id=serializer.validated_data["dialogue"])
         question = bank_question_save(
@@ -236,32 +238,34 @@ class BankQuestionListApi(APIView):
             text=serializer.validated_data["text"],
             rating=serializer.validated_data.get("rating"),
         )
-        return Response(BankQuestionOutputSerializer(question).data, status=status.HTTP_201_CREATED)
+        return Response(ReflectionBankQuestionOutputSerializer(question).data, status=status.HTTP_201_CREATED)
 
 
 class BankQuestionDetailApi(APIView):
     permission_classes = [IsTeacherOrAdmin]
 
-    @extend_schema(responses=BankQuestionOutputSerializer, summary="A question of the bank")
+    @extend_schema(responses=ReflectionBankQuestionOutputSerializer, summary="A question of the bank")
     def get(self, request: Request, question_id: int) -> Response:
         question = bank_question_get_for_user(user=request.user, question_id=question_id)
-        return Response(BankQuestionOutputSerializer(question).data)
+        return Response(ReflectionBankQuestionOutputSerializer(question).data)
 
     @extend_schema(
-        request=BankQuestionUpdateSerializer, responses=BankQuestionOutputSerializer, summary="Edit and rate"
+        request=ReflectionBankQuestionUpdateSerializer,
+        responses=ReflectionBankQuestionOutputSerializer,
+        summary="Edit and rate",
     )
     def patch(self, request: Request, question_id: int) -> Response:
         question = bank_question_get_for_user(user=request.user, question_id=question_id)
-        serializer = BankQuestionUpdateSerializer(data=request.data)
+        serializer = ReflectionBankQuestionUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rating = serializer.validated_data.get("rating", question.rating)
         question = bank_question_update(
             user=request.user, question=question, text=serializer.validated_data["text"], rating=rating
         )
-        return Response(BankQuestionOutputSerializer(question).data)
+        return Response(ReflectionBankQuestionOutputSerializer(question).data)
 
 
-class AssignmentOutputSerializer(serializers.ModelSerializer[QuestionAssignment]):
+class ReflectionAssignmentOutputSerializer(serializers.ModelSerializer[QuestionAssignment]):
     question_text = serializers.CharField(source="question.text", read_only=True)
     course_name = serializers.CharField(source="course.name", read_only=True)
     answer_count = serializers.SerializerMethodField(
@@ -278,7 +282,7 @@ class AssignmentOutputSerializer(serializers.ModelSerializer[QuestionAssignment]
         return int(getattr(assignment, "answer_count", 0))
 
 
-class AssignmentInputSerializer(serializers.Serializer[dict[str, Any]]):
+class ReflectionAssignmentInputSerializer(serializers.Serializer[dict[str, Any]]):
     question = serializers.IntegerField()
     due_at = serializers.CharField(help_text="YYYY-MM-DD (end of that day) or an ISO 8601 date and time.")
 
@@ -287,28 +291,31 @@ class AssignmentListApi(APIView):
     permission_classes = [HasAnyRole]
 
     @extend_schema(
-        responses=AssignmentOutputSerializer(many=True), summary="Reflection questions assigned in the caller's courses"
+        responses=ReflectionAssignmentOutputSerializer(many=True),
+        summary="Reflection questions assigned in the caller's courses",
     )
     def get(self, request: Request) -> Response:
-        return _paginated(self, request, assignment_list_for_user(user=request.user), AssignmentOutputSerializer)
+        return _paginated(
+            self, request, assignment_list_for_user(user=request.user), ReflectionAssignmentOutputSerializer
+        )
 
     @extend_schema(
-        request=AssignmentInputSerializer,
-        responses={201: AssignmentOutputSerializer},
+        request=ReflectionAssignmentInputSerializer,
+        responses={201: ReflectionAssignmentOutputSerializer},
         summary="Assign a bank question to its course with a due date (again: moves the due date)",
     )
     def post(self, request: Request) -> Response:
         if not IsTeacherOrAdmin().has_permission(request, self):
             self.permission_denied(request, message=IsTeacherOrAdmin.message)
-        serializer = AssignmentInputSerializer(data=request.data)
+        serializer = ReflectionAssignmentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         question = bank_question_get_for_user(user=request.user, question_id=serializer.validated_data["question"])
         assignment = question_assign(user=request.user, question=question, due_at=serializer.validated_data["due_at"])
         assignment = assignment_get_for_user(user=request.user, assignment_id=assignment.pk)
-        return Response(AssignmentOutputSerializer(assignment).data, status=status.HTTP_201_CREATED)
+        return Response(ReflectionAssignmentOutputSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
 
-class AnswerOutputSerializer(serializers.ModelSerializer[Answer]):
+class ReflectionAnswerOutputSerializer(serializers.ModelSerializer[Answer]):
     student = serializers.CharField(source="student.username", read_only=True)
     student_name = serializers.CharField(source="student.display_name", read_only=True)
 
@@ -317,7 +324,7 @@ class AnswerOutputSerializer(serializers.ModelSerializer[Answer]):
         fields = ("id", "assignment", "student", "student_name", "text", "submitted_at", "updated_at")
 
 
-class AnswerInputSerializer(serializers.Serializer[dict[str, Any]]):
+class ReflectionAnswerInputSerializer(serializers.Serializer[dict[str, Any]]):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
@@ -325,24 +332,24 @@ class AnswerListApi(APIView):
     permission_classes = [HasAnyRole]
 
     @extend_schema(
-        responses=AnswerOutputSerializer(many=True),
+        responses=ReflectionAnswerOutputSerializer(many=True),
         summary="Answers to an assigned question: every student's for its teachers, the caller's own for a student",
     )
     def get(self, request: Request, assignment_id: int) -> Response:
         assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
         answers = answer_list_for_assignment(user=request.user, assignment=assignment)
-        return _paginated(self, request, answers, AnswerOutputSerializer)
+        return _paginated(self, request, answers, ReflectionAnswerOutputSerializer)
 
     @extend_schema(
-        request=AnswerInputSerializer,
-        responses={201: AnswerOutputSerializer},
+        request=ReflectionAnswerInputSerializer,
+        responses={201: ReflectionAnswerOutputSerializer},
         summary="Answer an assigned question (students; again: replaces the answer)",
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         if not IsStudent().has_permission(request, self):
             self.permission_denied(request, message=IsStudent.message)
         assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
-        serializer = AnswerInputSerializer(data=request.data)
+        serializer = ReflectionAnswerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         answer = answer_submit(user=request.user, assignment=assignment, text=serializer.validated_data["text"])
-        return Response(AnswerOutputSerializer(answer).data, status=status.HTTP_201_CREATED)
+        return Response(ReflectionAnswerOutputSerializer(answer).data, status=status.HTTP_201_CREATED)

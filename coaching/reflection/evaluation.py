@@ -71,12 +71,27 @@ def _in_thread(work: Callable[[QuestionSpec], Any]) -> Callable[[QuestionSpec], 
 
 
 def questions_evaluate(
-    specs: list[QuestionSpec], *, concurrency: int = 4, baseline: bool = True, details: bool = False
+    specs: list[QuestionSpec],
+    *,
+    concurrency: int = 4,
+    baseline: bool = True,
+    details: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the dialogue (and the one-shot baseline) on every topic. Topics run `concurrency` at a time,
-    so that the model layer batches their requests."""
+    so that the model layer batches their requests. `progress` hears a line per finished topic."""
+
+    def dialogue_reported(spec: QuestionSpec) -> DialogueOutcome:
+        outcome = dialogue_generate(spec)
+        if progress is not None:
+            passes = "passes" if outcome.final_passes_checks else "fails"
+            progress(
+                f"{spec.topic}: {len(outcome.rounds)} rounds, {outcome.stop_reason}, {outcome.final_source}, {passes}"
+            )
+        return outcome
+
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        outcomes: list[DialogueOutcome] = list(pool.map(_in_thread(dialogue_generate), specs))
+        outcomes: list[DialogueOutcome] = list(pool.map(_in_thread(dialogue_reported), specs))
         one_shots = list(pool.map(_in_thread(one_shot_generate), specs)) if baseline else []
     count = len(specs)
     failed_checks: Counter[str] = Counter()

@@ -205,6 +205,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "GradeLabelEnum": "grading.models.Label",
         "TranscriptStatusEnum": "coaching.models.Transcript.Status",
+        "ReflectionDialogueStatusEnum": "coaching.reflection.models.Dialogue.Status",
     },
 }
 

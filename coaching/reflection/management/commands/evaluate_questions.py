@@ -41,6 +41,7 @@ class Command(BaseCommand):
                 concurrency=options["concurrency"],
                 baseline=not options["no_baseline"],
                 details=options["details"],
+                progress=lambda line: self.stderr.write(line),
             )
         except ApplicationError as error:
             raise CommandError(error.message) from error
