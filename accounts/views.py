@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 from django.contrib.auth import views as auth_views
@@ -8,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
+from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.permissions import TEACHING_ROLES, course_is_taught_by, role_required, user_role
@@ -19,6 +21,7 @@ from accounts.selectors import (
 )
 from accounts.services import token_delete_for_user
 from core.errors import NotFoundError
+from core.models import Job
 from core.selectors import job_list_for_user, worker_status
 
 
@@ -61,6 +64,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if role == Role.ADMIN:
         context["user_counts"] = user_counts_by_role()
         context["recent_jobs"] = job_list_for_user(user=request.user)[:5]
+        context["failed_jobs"] = job_list_for_user(user=request.user).filter(
+            status=Job.Status.FAILED, finished_at__gte=timezone.now() - timedelta(days=7)
+        )[:5]
         context["worker_status"] = worker_status()
     return render(request, DASHBOARD_TEMPLATES[Role(role)], context)
 

@@ -10,12 +10,14 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role
 from accounts.permissions import HasAnyRole, IsStudent, IsTeacherOrAdmin, user_role
+from accounts.selectors import course_student_list
 from core.api import StandardPagination
 from core.api_views import JobOutputSerializer
 from core.errors import ConflictError
@@ -33,9 +35,9 @@ from grading.selectors import (
 )
 from grading.services import (
     assignment_grading_start,
-    assignment_release,
     grade_accept,
     grade_override,
+    grades_release,
     submission_create,
 )
 
@@ -269,10 +271,29 @@ class AssignmentGradeApi(APIView):
 class AssignmentReleaseApi(APIView):
     permission_classes = [IsTeacherOrAdmin]
 
-    @extend_schema(request=None, responses=ReleaseOutputSerializer, summary="Release every reviewed grade")
+    class InputSerializer(serializers.Serializer):
+        question = serializers.IntegerField(required=False, help_text="Only this question's grades.")
+        student = serializers.IntegerField(required=False, help_text="Only this student's grades.")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=ReleaseOutputSerializer,
+        summary="Release the reviewed grades of an assignment, a question or a student",
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
-        released = assignment_release(assignment=assignment, user=request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        question = student = None
+        if "question" in data.validated_data:
+            question = assignment.questions.filter(pk=data.validated_data["question"]).first()
+            if question is None:
+                raise ValidationError({"question": ["No such question in this assignment."]})
+        if "student" in data.validated_data:
+            student = course_student_list(course=assignment.course).filter(pk=data.validated_data["student"]).first()
+            if student is None:
+                raise ValidationError({"student": ["No such student in this course."]})
+        released = grades_release(assignment=assignment, user=request.user, question=question, student=student)
         return Response(ReleaseOutputSerializer({"released": released}).data)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
-from grading.models import Grade, Label, Question
+from accounts.models import User
+from accounts.selectors import course_student_list
+from grading.models import Assignment, Grade, Label, Question
 from grading.services import MAX_ANSWER_CHARS
 
 LABEL_CHOICES = Label.choices
@@ -86,3 +88,19 @@ class ReviewFilterForm(forms.Form):
 
 class AnswersImportForm(forms.Form):
     file = forms.FileField(label="CSV file", widget=forms.FileInput(attrs={"accept": ".csv,text/csv"}))
+
+
+class GradeReleaseForm(forms.Form):
+    """What to release: the whole assignment, one question, one student, or one student's answer to one question."""
+
+    question = forms.ModelChoiceField(queryset=Question.objects.none(), required=False, empty_label="Every question")
+    student = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="Every student")
+
+    def __init__(self, *args: Any, assignment: Assignment, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        question = cast(forms.ModelChoiceField, self.fields["question"])
+        question.queryset = assignment.questions.order_by("position")
+        question.label_from_instance = lambda q: f"Q{q.position}: {q.text[:60]}"  # type: ignore[method-assign,assignment]
+        student = cast(forms.ModelChoiceField, self.fields["student"])
+        student.queryset = course_student_list(course=assignment.course)
+        student.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign,assignment]

@@ -108,6 +108,8 @@ class Grade(models.Model):
     model_score = models.DecimalField(max_digits=6, decimal_places=2)
     model_feedback = models.TextField(blank=True)
     provenance = models.JSONField(default=dict, blank=True, help_text="Model and prompt versions that made it.")
+    # When the student first opened their grades after the release: the dashboard's notice counts the rest.
+    seen_by_student_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_REVIEW)
     was_overridden = models.BooleanField(default=False)
     reviewer = models.ForeignKey(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -267,3 +268,62 @@ def grader_is_quick_active() -> bool:
     except models.ModelError:
         return False
     return bool((version.metrics or {}).get("quick"))
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    """One thing on a dashboard that needs someone: a count, what it is, and where to deal with it."""
+
+    count: int
+    text: str
+    url: str
+
+
+def attention_for_teacher(*, user: Any) -> list[AttentionItem]:
+    """Grades awaiting the teacher's review, per assignment of the courses they teach (admins: all)."""
+    from django.urls import reverse
+
+    assignments = list(assignment_list_for_user(user=user))
+    counts = assignment_grade_counts(assignment_ids=[assignment.pk for assignment in assignments])
+    items = []
+    for assignment in assignments:
+        waiting = counts[assignment.pk]["awaiting_review"]
+        if waiting:
+            items.append(
+                AttentionItem(
+                    count=waiting,
+                    text=f"grade{'s' if waiting != 1 else ''} awaiting review in “{assignment.title}”",
+                    url=reverse("grading:review", args=[assignment.pk]) + "?status=awaiting_review",
+                )
+            )
+    return items
+
+
+def attention_for_student(*, student: Any) -> list[AttentionItem]:
+    """Grades released since the student last opened their grades, and questions still waiting for an answer."""
+    from django.urls import reverse
+
+    url = reverse("grading:index")
+    items = []
+    new_grades = (
+        grade_list_released_for_student(student=student)
+        .filter(seen_by_student_at__isnull=True)
+        .values("submission__question__assignment__title")
+        .annotate(count=Count("pk"))
+        .order_by("submission__question__assignment__title")
+    )
+    for row in new_grades:
+        count, title = row["count"], row["submission__question__assignment__title"]
+        items.append(AttentionItem(count=count, text=f"new grade{'s' if count != 1 else ''} in “{title}”", url=url))
+    answered = set(Submission.objects.filter(student=student, is_current=True).values_list("question_id", flat=True))
+    for assignment in assignment_list_for_user(user=student):
+        waiting = sum(1 for question in assignment.questions.all() if question.pk not in answered)
+        if waiting:
+            items.append(
+                AttentionItem(
+                    count=waiting,
+                    text=f"question{'s' if waiting != 1 else ''} to answer in “{assignment.title}”",
+                    url=f"{url}#assignment-{assignment.pk}",
+                )
+            )
+    return items

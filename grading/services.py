@@ -412,16 +412,29 @@ def grades_relabel_many(*, grades: list[Grade], user: Any, label: str) -> int:
     return len(grades)
 
 
-@transaction.atomic
 def assignment_release(*, assignment: Assignment, user: Any) -> int:
     """Release every reviewed grade of the assignment to its students. Unreviewed grades stay hidden."""
+    return grades_release(assignment=assignment, user=user)
+
+
+@transaction.atomic
+def grades_release(*, assignment: Assignment, user: Any, question: Question | None = None, student: Any = None) -> int:
+    """Release the reviewed grades of an assignment, of one of its questions, or of one student.
+
+    Unreviewed grades stay hidden. Nothing is released when the feedback of any grade to release
+    states another verdict than its label: the message names each such grade."""
     _check_teaching(course=assignment.course, user=user)
+    if question is not None and question.assignment_id != assignment.pk:
+        raise ApplicationError("That question is not part of this assignment.", code="question_not_in_assignment")
+    grades_to_release = Grade.objects.filter(
+        submission__question__assignment=assignment, status__in=[Grade.Status.APPROVED, Grade.Status.OVERRIDDEN]
+    )
+    if question is not None:
+        grades_to_release = grades_to_release.filter(submission__question=question)
+    if student is not None:
+        grades_to_release = grades_to_release.filter(submission__student=student)
     grades = list(
-        Grade.objects.select_for_update()
-        .filter(
-            submission__question__assignment=assignment, status__in=[Grade.Status.APPROVED, Grade.Status.OVERRIDDEN]
-        )
-        .select_related("submission__student", "submission__question")
+        grades_to_release.select_for_update(of=("self",)).select_related("submission__student", "submission__question")
     )
     problems = grade_feedback_contradictions(grades=grades)
     if problems:
@@ -439,6 +452,13 @@ def assignment_release(*, assignment: Assignment, user: Any) -> int:
             grade=grade, action=GradeChange.Action.RELEASED, changed_by=user, before=before, after=_snapshot(grade)
         )
     return len(grades)
+
+
+def grades_mark_seen(*, student: Any) -> int:
+    """The student has read their released grades: the dashboard stops calling them new."""
+    return Grade.objects.filter(
+        submission__student=student, status=Grade.Status.RELEASED, seen_by_student_at__isnull=True
+    ).update(seen_by_student_at=timezone.now())
 
 
 GRADER_QUICK_KEY = "grading.first_grader"

@@ -8,6 +8,7 @@ app_name = "grading"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("attention/", views.attention, name="attention"),
     path("questions/<int:question_id>/answer/", views.answer_submit, name="answer_submit"),
     path("assignments/<int:assignment_id>/", views.assignment_detail, name="assignment_detail"),
     path("assignments/<int:assignment_id>/grader/", views.assignment_grader_state, name="grader_state"),

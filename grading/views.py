@@ -30,6 +30,7 @@ from grading.forms import (
     GradeGroupForm,
     GradeGroupRelabelForm,
     GradeOverrideForm,
+    GradeReleaseForm,
     ReviewFilterForm,
 )
 from grading.importers import ImportProblems, answers_csv_import
@@ -40,6 +41,8 @@ from grading.selectors import (
     assignment_grade_counts,
     assignment_grading_job_active,
     assignment_list_for_user,
+    attention_for_student,
+    attention_for_teacher,
     grade_get_for_user,
     grade_groups,
     grade_list_released_for_student,
@@ -53,13 +56,14 @@ from grading.selectors import (
 )
 from grading.services import (
     assignment_grading_start,
-    assignment_release,
     grade_accept,
     grade_feedback_edit,
     grade_override,
     grader_first_start,
     grades_accept_many,
+    grades_mark_seen,
     grades_relabel_many,
+    grades_release,
     submission_create,
 )
 from grading.tasks import grader_train_task
@@ -119,7 +123,10 @@ def _grade_or_404(request: HttpRequest, grade_id: int) -> Grade:
 def index(request: HttpRequest) -> HttpResponse:
     assignments = list(assignment_list_for_user(user=request.user))
     if user_role(request.user) == Role.STUDENT:
-        return render(request, "grading/index.html", _student_context(student=request.user, assignments=assignments))
+        context = _student_context(student=request.user, assignments=assignments)
+        response = render(request, "grading/index.html", context)
+        grades_mark_seen(student=request.user)  # after rendering: the page still marks them new this once
+        return response
     counts = assignment_grade_counts(assignment_ids=[assignment.pk for assignment in assignments])
     rows = [{"assignment": assignment, **counts[assignment.pk]} for assignment in assignments]
     return render(request, "grading/index.html", {"rows": rows})
@@ -201,6 +208,7 @@ def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
             "job": assignment_grading_job_active(assignment=assignment, user=request.user),
             **_grader_state(),
             "import_form": AnswersImportForm(),
+            "release_form": GradeReleaseForm(assignment=assignment, auto_id="release_%s"),
         },
     )
 
@@ -261,16 +269,38 @@ def assignment_grade(request: HtmxHttpRequest, assignment_id: int) -> HttpRespon
 def assignment_release_view(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _assignment_or_404(request, assignment_id)
     target = _next_url(request, reverse("grading:assignment_detail", args=[assignment.pk]))
+    form = GradeReleaseForm(request.POST, assignment=assignment)
+    if not form.is_valid():
+        messages.error(request, _form_error(form).message)
+        return redirect(target)
+    question, student = form.cleaned_data["question"], form.cleaned_data["student"]
     try:
-        released = assignment_release(assignment=assignment, user=request.user)
+        released = grades_release(assignment=assignment, user=request.user, question=question, student=student)
     except ApplicationError as error:
         messages.error(request, error.message)
         return redirect(target)
+    scope = ""
+    if question is not None:
+        scope += f" of Q{question.position}"
+    if student is not None:
+        scope += f" of {student.display_name}"
     if released:
-        messages.success(request, f"Released {released} grade{'s' if released != 1 else ''} to students.")
+        messages.success(request, f"Released {released} grade{'s' if released != 1 else ''}{scope} to students.")
     else:
-        messages.warning(request, "Nothing to release: accept or override grades in the review queue first.")
+        messages.warning(request, f"Nothing{scope} to release: accept or override grades in the review queue first.")
     return redirect(target)
+
+
+@role_required(*ALL_ROLES)
+def attention(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "needs you" fragment: grades awaiting review, or a student's new grades and open questions."""
+    if user_role(request.user) == Role.STUDENT:
+        items = attention_for_student(student=request.user)
+    else:
+        items = attention_for_teacher(user=request.user)
+    response = render(request, "grading/attention.html", {"items": items})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 # The grader serves every course of the school: only admins retrain it (issue 16).

@@ -244,3 +244,13 @@ def training_pair_rows(*, user: Any, course_id: Any = None) -> Iterator[dict[str
 def better_reply_count() -> int:
     """Better replies teachers wrote for flagged tutor turns, across the school: what the tutor's model learns from."""
     return Turn.objects.filter(speaker=Turn.Speaker.TUTOR, is_flagged=True).exclude(better_reply="").count()
+
+
+def turn_flagged_waiting_count(*, user: Any) -> int:
+    """Flagged tutor replies in the sessions this user may read that still lack a teacher's better reply."""
+    sessions = session_list_for_user(user=user).values("pk")
+    return (
+        Turn.objects.filter(session__in=sessions, speaker=Turn.Speaker.TUTOR, is_flagged=True, better_reply="")
+        .order_by()
+        .count()
+    )

@@ -19,6 +19,7 @@ urlpatterns = [
     path("turns/<int:turn_id>/stream/", views.turn_stream, name="stream"),
     path("turns/<int:turn_id>/flag/", views.turn_flag_view, name="flag"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("attention/", views.attention, name="attention"),
     path("model/train/", views.model_train, name="model_train"),
     path("export/sessions.jsonl", views.export_sessions, name="export_sessions"),
     path("export/better-replies.jsonl", views.export_training, name="export_training"),

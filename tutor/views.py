@@ -42,6 +42,7 @@ from tutor.selectors import (
     session_get_for_user,
     session_list_for_user,
     training_pair_rows,
+    turn_flagged_waiting_count,
     turn_get_for_user,
 )
 from tutor.services import (
@@ -425,3 +426,10 @@ def export_training(request: HttpRequest) -> HttpResponse:
     _, course = _course_filter(request)
     rows = training_pair_rows(user=request.user, course_id=course.pk if course else None)
     return _jsonl_response(rows, "tutor-better-replies.jsonl")
+
+
+@role_required(*TEACHING)
+def attention(request: HttpRequest) -> HttpResponse:
+    """The dashboard's fragment: flagged tutor replies waiting for a teacher's better reply."""
+    count = turn_flagged_waiting_count(user=request.user)
+    return render(request, "tutor/attention.html", {"flagged_count": count})
