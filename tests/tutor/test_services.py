@@ -186,7 +186,9 @@ def test_sending_a_message_stores_it_and_a_pending_reply_with_its_move(school: S
         "generic",
         student_turn.pk,
     )
-    assert reply.planned_text == f"Hi {school.student.first_name}, could you please walk me through your solution?"
+    assert reply.planned_text == (
+        f"Hi {school.student.first_name}, could you please walk me through your solution? How did you get 9?"
+    )
     assert reply.provenance["policy"]["policy"] == "tutor-policy@v2"
     session.refresh_from_db()
     assert session.attempts == 1
