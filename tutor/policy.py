@@ -1275,14 +1275,11 @@ class ReplyGate:
         return text[len(self.shown) :]
 
     def _decide(self) -> tuple[str, str]:
-        shown = self.shown.strip()
+        shown = self.shown
         if not shown:
             if self.violation:
                 return self.plan.text, f"replaced: {self.violation}"
-            if self.text.strip() and not whole_sentences_end(self.text, is_final=True):
-                return self.plan.text, "replaced: the model wrote no whole sentence"
             return self.plan.text, "replaced: the model wrote no whole sentence"
-        self.shown = shown
         additions = []
         if self.plan.is_solved and not contains_number(numbers_in(shown), self.facts.answer_value):
             # The confirmation must name the answer: the plan's own confirmation follows what was shown.
