@@ -378,15 +378,17 @@ def _checked_feedback(feedback: str) -> str:
 
 
 @transaction.atomic
-def grade_feedback_edit(*, grade: Grade, user: Any, feedback: str) -> Grade:
+def grade_feedback_edit(*, grade: Grade, user: Any, feedback: str, approve: bool = False) -> Grade:
+    """Save a teacher's feedback. The grade is approved only when they ask for it (Save and accept)."""
     grade = _grade_locked(grade, user)
     before = _snapshot(grade)
     grade.feedback = _checked_feedback(feedback)
     _check_feedback_agrees(feedback=grade.feedback, label=grade.label)
     grade.provenance = {key: value for key, value in grade.provenance.items() if key != "feedback_rewritten_for"}
-    if grade.status == Grade.Status.AWAITING_REVIEW:
+    if approve and grade.status == Grade.Status.AWAITING_REVIEW:
         grade.status = Grade.Status.APPROVED
-    grade.reviewer, grade.reviewed_at = user, timezone.now()
+    if approve or grade.status != Grade.Status.AWAITING_REVIEW:
+        grade.reviewer, grade.reviewed_at = user, timezone.now()
     grade.save(update_fields=["feedback", "provenance", "status", "reviewer", "reviewed_at"])
     GradeChange.objects.create(
         grade=grade,

@@ -132,13 +132,17 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "grading/index.html", {"rows": rows})
 
 
-def _answer_item(question: Question, submission: Submission | None, grade: Grade | None) -> dict[str, Any]:
+def _answer_item(
+    question: Question, submission: Submission | None, grade: Grade | None, *, text: str | None = None
+) -> dict[str, Any]:
+    if text is None:
+        text = submission.answer_text if submission else ""
     return {
         "question": question,
         "submission": submission,
         "grade": grade,
         "show_reference": not question.is_reference_hidden or grade is not None,
-        "form": AnswerForm(initial={"answer": submission.answer_text if submission else ""}, prefix=f"q{question.pk}"),
+        "form": AnswerForm(initial={"answer": text}, prefix=f"q{question.pk}"),
     }
 
 
@@ -184,7 +188,13 @@ def answer_submit(request: HtmxHttpRequest, question_id: int) -> HttpResponse:
             question=question, student=request.user, answer_text=form.cleaned_data.get("answer", "")
         )
     except ApplicationError as error:
-        return _failure(request, error, fallback=fallback)
+        if not request.htmx or error.code not in ("answer_empty", "answer_too_long"):
+            return _failure(request, error, fallback=fallback)
+        # The message goes under the box, and the box keeps what the student wrote (422: app.js swaps it).
+        current = submission_list_current_for_student(student=request.user).filter(question=question).first()
+        item = _answer_item(question, current, None, text=form.cleaned_data.get("answer", ""))
+        item["error"] = error.message
+        return render(request, "grading/index.html#question-answer", {"item": item}, status=422)
     if not request.htmx:
         messages.success(request, f"Your answer to question {question.position} is saved.")
         return redirect(fallback)
@@ -467,7 +477,12 @@ def grade_feedback_view(request: HtmxHttpRequest, grade_id: int) -> HttpResponse
     form = GradeFeedbackForm(request.POST)
     form.is_valid()
     try:
-        grade = grade_feedback_edit(grade=grade, user=request.user, feedback=form.cleaned_data.get("feedback", ""))
+        grade = grade_feedback_edit(
+            grade=grade,
+            user=request.user,
+            feedback=form.cleaned_data.get("feedback", ""),
+            approve=request.POST.get("approve") == "1",
+        )
     except ApplicationError as error:
         return _failure(request, error, fallback=_review_url(grade))
     return _card(request, grade)

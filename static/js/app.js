@@ -1,4 +1,11 @@
 // Tutorloop's small amount of page glue. No inline scripts: the content security policy forbids them.
+// A 422 answer is the same form again with its errors at the fields and the input kept: swap it in.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  if (event.detail.xhr.status === 422) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
 document.addEventListener("htmx:responseError", function (event) {
   // Show the server's error message (an HTML fragment or the API's JSON error) instead of failing silently.
   var xhr = event.detail.xhr;

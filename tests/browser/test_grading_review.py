@@ -69,7 +69,7 @@ def test_teacher_reviews_with_keyboard_and_htmx_then_student_reads_released_feed
     textarea = page.locator(f"#grade-{edited} [data-testid=feedback-input]")
     expect(textarea).to_be_focused()
     textarea.fill(FEEDBACK)
-    page.locator(f"#grade-{edited} [data-testid=save-feedback]").click()
+    page.locator(f"#grade-{edited} [data-testid=save-and-accept]").click()
     expect(page.locator(f"#grade-{edited} [data-testid=feedback]")).to_have_text(FEEDBACK)
     assert page.evaluate("window.reviewMarker") == "still here"
 

@@ -279,7 +279,7 @@ def test_grading_start_needs_an_active_grader(school: School) -> None:
     response = api_for(school.teacher).post(reverse("api-grading-assignment-grade", args=[assignment.pk]))
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "grader_not_ready"
-    assert response.json()["error"]["message"].startswith("No grader model is active yet.")
+    assert response.json()["error"]["message"].startswith("No grader is active yet, so answers cannot be graded.")
     assert Job.objects.count() == 0
 
 

@@ -70,7 +70,7 @@ def test_review_override_release_and_student_visibility(demo, active_grader) -> 
     grade_accept(grade=grades[0], user=demo["teacher"])
     overridden = grade_override(grade=grades[1], user=demo["teacher"], label="partially_correct")
     assert overridden.score == Decimal("0.50")
-    edited = grade_feedback_edit(grade=grades[2], user=demo["teacher"], feedback="Name the channel type.")
+    edited = grade_feedback_edit(grade=grades[2], user=demo["teacher"], feedback="Name the channel type.", approve=True)
     assert edited.status == Grade.Status.APPROVED
     released = assignment_release(assignment=grades[0].submission.question.assignment, user=demo["teacher"])
     assert released == 3

@@ -231,12 +231,12 @@ def test_grade_all_without_an_active_grader_says_so_and_starts_nothing(school: S
     assignment = make_assignment(school.course)
     client = client_for(school.teacher)
     page = client.get(reverse("grading:assignment_detail", args=[assignment.pk])).content.decode()
-    assert "No grader model is active yet." in page
+    assert "No grader is active yet, so answers cannot be graded." in page
 
     response = client.post(reverse("grading:assignment_grade", args=[assignment.pk]), **HTMX)
 
     assert response.status_code == 409
-    assert "No grader model is active yet." in response.content.decode()
+    assert "No grader is active yet, so answers cannot be graded." in response.content.decode()
     assert Job.objects.count() == 0
 
 
@@ -412,7 +412,7 @@ def test_accept_swaps_only_that_grades_card(school: School, queue) -> None:
     assert (grade.status, grade.reviewer) == (Grade.Status.APPROVED, school.teacher)
 
 
-def test_override_changes_label_and_score_and_keeps_feedback(school: School, queue) -> None:
+def test_override_changes_label_and_score_and_the_feedback_follows(school: School, queue) -> None:
     _, grades = queue
     grade = grades["sure"]
     client = client_for(school.teacher)
@@ -429,7 +429,8 @@ def test_override_changes_label_and_score_and_keeps_feedback(school: School, que
         "partially_correct",
         Decimal("1.00"),
         Grade.Status.OVERRIDDEN,
-        "Well explained.",
+        # What the feedback said of the answer stays; the new label's verdict leads (issue 17).
+        "Your answer is partially correct: part of what the question asks for is missing. Well explained.",
     )
     client.post(reverse("grading:grade_override", args=[grade.pk]), {"label": "correct", "score": "1.5"}, **HTMX)
     grade.refresh_from_db()
@@ -444,7 +445,14 @@ def test_feedback_edit_is_saved_and_shown_escaped(school: School, queue) -> None
     )
     assert "Say &lt;b&gt;which&lt;/b&gt; layer." in response.content.decode()
     grade.refresh_from_db()
-    assert (grade.feedback, grade.status) == ("Say <b>which</b> layer.", Grade.Status.APPROVED)
+    # Saving the feedback does not approve the grade; "Save and accept" does, and the card says which is which.
+    assert (grade.feedback, grade.status) == ("Say <b>which</b> layer.", Grade.Status.AWAITING_REVIEW)
+    assert "“Save feedback” keeps the grade awaiting review" in response.content.decode()
+    client_for(school.teacher).post(
+        reverse("grading:grade_feedback", args=[grade.pk]), {"feedback": "Say which layer.", "approve": "1"}, **HTMX
+    )
+    grade.refresh_from_db()
+    assert (grade.feedback, grade.status) == ("Say which layer.", Grade.Status.APPROVED)
 
 
 def test_bad_review_input_is_a_4xx_fragment_and_changes_nothing(school: School, queue) -> None:
