@@ -14,7 +14,7 @@ class ProblemAdmin(admin.ModelAdmin):
 
 @admin.register(TutorSettings)
 class TutorSettingsAdmin(admin.ModelAdmin):
-    list_display = ("course", "attempts_before_telling", "updated_at")
+    list_display = ("course", "allows_step_hints", "attempts_before_telling", "updated_at")
 
 
 class TurnInline(admin.TabularInline):
