@@ -93,3 +93,25 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+
+class AuditEntry(models.Model):
+    """Something an admin must be able to account for later: a student's data exported or deleted.
+    Grade changes and model activations keep their own history (grading, models_runtime); the audit
+    page (privacy app) shows the three together."""
+
+    action = models.CharField(max_length=60, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True, help_text="Kept when the actor's account is deleted.")
+    target = models.CharField(max_length=200, blank=True)
+    summary = models.CharField(max_length=500)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.summary

@@ -19,7 +19,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
-from core.models import Job, WorkerHeartbeat
+from core.models import AuditEntry, Job, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -327,3 +327,17 @@ def job_get(*, job_id: Any) -> Job:
         return Job.objects.get(pk=job_id)
     except (Job.DoesNotExist, ValueError, TypeError) as error:
         raise NotFoundError("No such job.") from error
+
+
+def audit_record(
+    *, action: str, actor: Any, summary: str, target: str = "", details: dict[str, Any] | None = None
+) -> AuditEntry:
+    """Write one audit entry (core.models.AuditEntry): who did what to what."""
+    return AuditEntry.objects.create(
+        action=action[:60],
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=(getattr(actor, "username", "") or "")[:150],
+        target=target[:200],
+        summary=summary[:500],
+        details=details or {},
+    )

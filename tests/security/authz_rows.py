@@ -128,6 +128,11 @@ ROWS: dict[str, Row] = {
     "models_runtime:index": Row(ADMIN_ONLY),
     "models_runtime:activate": _write(ADMIN_ONLY, **NO_MODEL),
     "models_runtime:retire": _write(ADMIN_ONLY, **NO_MODEL),
+    # --- privacy (admins only) ---
+    "privacy:index": Row(ADMIN_ONLY),
+    "privacy:student_export": Row(ADMIN_ONLY),
+    "privacy:student_delete": _write(ADMIN_ONLY, **NO_MODEL),
+    "privacy:audit": Row(ADMIN_ONLY),
     # --- the Django admin (its own staff check; the index stands for the namespace) ---
     "admin:index": Row(ADMIN_ONLY),
     # --- API ---

@@ -61,6 +61,7 @@ class World:
             "job_id": self.job.pk,
             "version_id": self.version.pk,
             "username": self.school.student.username,
+            "student_id": self.school.student.pk,
             **PLACEHOLDERS,
         }
         missing = [name for name in names if name not in by_name]
