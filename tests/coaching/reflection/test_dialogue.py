@@ -178,10 +178,11 @@ def test_one_shot_baseline_is_one_call_without_coaching(scripted_server: Scripte
     assert scripted_server.reply_requests == []
 
 
+@pytest.mark.timeout(1800)  # the real model on CPU cores shared with the rest of the suite
 def test_the_real_local_model_writes_a_round_with_provenance(settings) -> None:
     # The real SmolLM2-135M in-process, with a short budget: whatever it writes, the round is recorded
     # with the model and template versions, and the final question passes the checks (model or repair).
-    settings.REFLECTION_DRAFT_MAX_NEW_TOKENS = 40
+    settings.REFLECTION_DRAFT_MAX_NEW_TOKENS = 32
     settings.REFLECTION_REPLY_MAX_NEW_TOKENS = 8
     settings.REFLECTION_JSON_ATTEMPTS = 1
 
