@@ -54,8 +54,9 @@ class DatasetOutputSerializer(serializers.ModelSerializer[Dataset]):
 class DatasetDetailOutputSerializer(DatasetOutputSerializer):
     versions = serializers.SerializerMethodField()
 
-    class Meta(DatasetOutputSerializer.Meta):
-        fields = (*DatasetOutputSerializer.Meta.fields, "versions")
+    class Meta:
+        model = Dataset
+        fields = ("slug", "name", "kind", "description", "owner_app", "created_at", "latest_version", "versions")
 
     @extend_schema_field(DatasetVersionOutputSerializer(many=True))
     def get_versions(self, dataset: Dataset) -> list[Any]:

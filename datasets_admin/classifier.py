@@ -249,9 +249,8 @@ def agreement(predicted: Sequence[Sequence[str]], human: Sequence[dict[str, list
             kappa = _kappa(list(truth), list(guess))
             entry[f"kappa_annotator_{annotator + 1}"] = round(kappa, 4)
             annotator_kappas.append(kappa)
-        guess = [p for p, _ in pairs]
-        truth = [int(any(g)) for _, g in pairs]  # F1 against "either person said so"
-        entry["f1"] = round(float(f1_score(truth, guess, zero_division=0)), 4)
+        either = [int(any(g)) for _, g in pairs]  # F1 against "either person said so"
+        entry["f1"] = round(float(f1_score(either, [p for p, _ in pairs], zero_division=0)), 4)
         entry["kappa"] = round(float(np.mean(annotator_kappas)), 4)
         kappas.append(float(np.mean(annotator_kappas)))
         per_category[category] = entry

@@ -150,7 +150,8 @@ def lecture_passages(*, lecture: Lecture) -> list[dict[str, Any]]:
     """The transcript's passages, each with the confused comments linked to it."""
     linked: dict[int, list[Comment]] = defaultdict(list)
     for comment in lecture.comments.filter(passage__isnull=False).order_by("pk"):
-        linked[comment.passage_id].append(comment)
+        if comment.passage_id is not None:
+            linked[comment.passage_id].append(comment)
     passages = []
     count = lecture.passages.count()
     for passage in lecture.passages.order_by("position").defer("embedding"):

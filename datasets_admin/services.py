@@ -237,7 +237,7 @@ def lectures_store(
     offset = 0
     done = _timed(report, "database_writes", len(built))
     for index, (item, passages) in enumerate(built):
-        embeddings = vectors[offset : offset + len(passages)] if vectors is not None else []
+        embeddings: Any = vectors[offset : offset + len(passages)] if vectors is not None else []
         offset += len(passages)
         try:
             with transaction.atomic():
@@ -878,7 +878,7 @@ def datasets_register_for_lectures(*, course_ids: Iterable[int] | None = None) -
     return versions
 
 
-def _license_for(lectures: list[dict[str, Any]]) -> str:
+def _license_for(lectures: Sequence[Any]) -> str:
     sources = Counter(str(row["source_name"]) for row in lectures)
     if any("sight" in name.lower() for name in sources):
         return SIGHT_LICENSE

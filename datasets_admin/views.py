@@ -99,7 +99,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 @csrf_protect
 def _upload_post(request: HttpRequest, handler: SizeLimitUploadHandler) -> HttpResponse:
-    files = [(f.name, f) for f in request.FILES.getlist("files")]
+    files = [(str(f.name), f) for f in request.FILES.getlist("files")]
     try:
         job = upload_start(
             user=request.user, files=files, course_code=request.POST.get("course", "").strip(), refused=handler.refused
@@ -238,7 +238,7 @@ def dataset_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @role_required(Role.ADMIN)
-def dataset_export(request: HttpRequest, slug: str, number: int, fmt: str) -> StreamingHttpResponse:
+def dataset_export(request: HttpRequest, slug: str, number: int, fmt: str) -> HttpResponse:
     if fmt not in ("csv", "jsonl"):
         raise Http404("Exports are .jsonl or .csv.")
     try:
@@ -253,7 +253,7 @@ def dataset_export(request: HttpRequest, slug: str, number: int, fmt: str) -> St
         content_type = "application/jsonl; charset=utf-8"
     response = StreamingHttpResponse(lines, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{version.dataset.slug}-v{version.number}.{fmt}"'
-    return response
+    return response  # type: ignore[return-value]  # streamed; role_required's signature names HttpResponse
 
 
 @require_POST
