@@ -420,26 +420,21 @@ def _provenance(version: ClassifierVersion) -> dict[str, Any]:
 
 
 def classifier_active() -> ClassifierVersion:
-    """The active comment classifier; the shipped one is installed the first time it is needed."""
+    """The active comment classifier. The shipped one is installed the first time one is needed, and a
+    newer shipped one replaces an older shipped one (never a version trained here, with corrections)."""
     version = ClassifierVersion.objects.filter(is_active=True).first()
-    if version is not None:
-        return version
     if not SHIPPED_CLASSIFIER.is_file():
+        if version is not None:
+            return version
         raise ApplicationError("No comment classifier is installed: run `python manage.py train_comment_classifier`.")
     shipped = json.loads(SHIPPED_CLASSIFIER.read_text(encoding="utf-8"))
-    with transaction.atomic():
-        version, _ = ClassifierVersion.objects.get_or_create(
-            version=shipped["version"],
-            defaults={
-                "parameters": shipped["parameters"],
-                "metrics": shipped["metrics"],
-                "training_size": shipped["training_size"],
-            },
-        )
-        ClassifierVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
-        ClassifierVersion.objects.filter(pk=version.pk).update(is_active=True)
-    version.refresh_from_db()
-    return version
+    # Installed from the shipped file: no job, no corrections (a command's version says job_id="command").
+    is_shipped = version is not None and version.job_id == "" and version.corrections_used == 0
+    if version is not None and (version.version == shipped["version"] or not is_shipped):
+        return version
+    if ClassifierVersion.objects.filter(version=shipped["version"]).exists():
+        return version or ClassifierVersion.objects.get(version=shipped["version"])
+    return classifier_install(artifact=shipped, reclassify=version is not None)
 
 
 @dataclass

@@ -194,3 +194,18 @@ def test_course_chart_and_lecture_passages(sight_demo) -> None:
     linked = sum(len(p["comments"]) for p in passages)
     assert linked == lecture.comments.filter(passage__isnull=False).count() > 0
     assert [p["passage"].position for p in passages] == list(range(len(passages)))
+
+
+def test_a_newer_shipped_classifier_replaces_an_older_shipped_one_but_not_a_trained_one(sight_demo) -> None:
+    from datasets_admin.services import classifier_active
+
+    shipped = ClassifierVersion.objects.get(is_active=True)
+    ClassifierVersion.objects.filter(pk=shipped.pk).update(version="comments-lr-old-shipped")
+    comment = Comment.objects.get(external_id="8807")
+    Comment.objects.filter(pk=comment.pk).update(categories=[], provenance={})
+    upgraded = classifier_active()
+    assert upgraded.version == shipped.version and upgraded.pk != shipped.pk
+    comment.refresh_from_db()
+    assert comment.provenance["classifier_version"] == shipped.version and "confusion" in comment.categories
+    ClassifierVersion.objects.filter(pk=upgraded.pk).update(version="comments-lr-trained-here", job_id="job-7")
+    assert classifier_active().version == "comments-lr-trained-here"

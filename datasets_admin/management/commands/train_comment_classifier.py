@@ -42,5 +42,5 @@ class Command(BaseCommand):
         if options["output"]:
             options["output"].write_text(json.dumps(artifact, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         if options["activate"]:
-            classifier_install(artifact=artifact)
+            classifier_install(artifact=artifact, job_id="command")
         self.stdout.write(json.dumps({"version": artifact["version"], **artifact["metrics"]}, indent=2))
