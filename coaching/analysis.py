@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-POLICY_VERSION = "coaching-policy-1"
+POLICY_VERSION = "coaching-policy-2"
 
 MOVES = {
     "keeping_together": "Keeping everyone together",
@@ -834,8 +834,7 @@ def _suggestion_candidates(
         if not teacher:
             continue
         closed = [(t, a) for t, a in teacher if a.question == "closed"]
-        if closed:
-            t = closed[0][0]
+        for t, _a in closed[:2]:
             candidates.append(
                 _suggestion(
                     t,
@@ -858,8 +857,7 @@ def _suggestion_candidates(
             i = index_of[t.line]
             if a.uptake is not None and i and len(words(turns[i - 1].text)) >= 4:
                 replies.append((turns[i - 1], t, a))
-        if replies:
-            student, t, a = min(replies, key=lambda item: item[2].uptake_score or 0)
+        for rank, (student, t, a) in enumerate(sorted(replies, key=lambda item: item[2].uptake_score or 0)[:2]):
             candidates.append(
                 _suggestion(
                     student,
@@ -870,6 +868,8 @@ def _suggestion_candidates(
                     related=t.line,
                 )
             )
+            if rank:
+                continue  # bringing others in: once per part, at its least taken-up answer
             candidates.append(
                 _suggestion(
                     student,

@@ -68,7 +68,8 @@ class TranscriptOutputSerializer(serializers.ModelSerializer[Transcript]):
 
     @extend_schema_field(serializers.IntegerField())
     def get_utterance_count(self, transcript: Transcript) -> int:
-        return transcript.utterances.count()
+        annotated = getattr(transcript, "utterance_count", None)  # the list's annotation saves a query per row
+        return int(annotated) if annotated is not None else transcript.utterances.count()
 
 
 class TranscriptUploadInputSerializer(serializers.Serializer[dict[str, Any]]):

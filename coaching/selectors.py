@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from accounts.models import Role
 from accounts.permissions import user_role
@@ -16,7 +16,11 @@ from core.errors import NotFoundError
 def transcript_list_for_user(*, user: Any) -> QuerySet[Transcript]:
     """The transcripts a user may open: their own (teachers), every one (admins)."""
     role = user_role(user)
-    transcripts = Transcript.objects.select_related("teacher", "job", "report")
+    transcripts = (
+        Transcript.objects.select_related("teacher", "job", "report")
+        .annotate(utterance_count=Count("utterances"))
+        .order_by("-lesson_date", "-created_at")  # an aggregate drops Meta.ordering
+    )
     if role == Role.ADMIN:
         return transcripts
     if role == Role.TEACHER:

@@ -22,7 +22,7 @@ from coaching.parsing import ParsedTranscript, TranscriptFileError, speakers_che
 from coaching.uptake import uptake_model_load
 from core.errors import ConflictError, NotFoundError
 from core.models import Job
-from core.services import job_create, job_progress_set
+from core.services import JobCancelled, job_create, job_progress_set
 from models_runtime import api as models
 
 logger = logging.getLogger(__name__)
@@ -256,6 +256,13 @@ def transcript_analysis_run(*, job: Job) -> dict[str, Any]:
                     provenance["phrasing"] = "model"
         job_progress_set(job=job, progress=3, message="Saving the report")
         report = report_store(transcript=transcript, analysis=analysis, provenance=provenance)
+    except JobCancelled:
+        # Back to where it was: the previous report (if any) stays and the teacher can start again.
+        previous = Transcript.Status.READY if CoachingReport.objects.filter(transcript=transcript).exists() else None
+        Transcript.objects.filter(pk=transcript.pk).update(
+            status=previous or Transcript.Status.AWAITING_SPEAKERS, error=""
+        )
+        raise
     except Exception as error:
         Transcript.objects.filter(pk=transcript.pk).update(status=Transcript.Status.FAILED, error=str(error)[:2000])
         raise

@@ -69,7 +69,7 @@ def test_the_analysis_job_stores_the_report_with_provenance(school, django_captu
     transcript.refresh_from_db()
     assert transcript.status == Transcript.Status.READY
     report = CoachingReport.objects.get(transcript=transcript)
-    assert report.provenance["policy_version"] == "coaching-policy-1"
+    assert report.provenance["policy_version"] == "coaching-policy-2"
     assert report.provenance["uptake_model_version"] == "uptake-ridge-1"
     assert report.provenance["phrasing"] in ("model", "template")
     if report.provenance["phrasing"] == "model":
@@ -104,3 +104,15 @@ def test_a_failing_analysis_leaves_no_report_and_says_so(
     assert transcript.status == Transcript.Status.FAILED and "disk full" in transcript.error
     assert not CoachingReport.objects.exists()
     assert set(transcript.utterances.values_list("move", flat=True)) == {""}
+
+
+def test_a_cancelled_analysis_goes_back_to_the_speakers(school, django_capture_on_commit_callbacks) -> None:
+    transcript = transcript_upload(teacher=school.teacher, data=LESSON_TEXT.encode(), filename="l.txt")
+    with django_capture_on_commit_callbacks(execute=False):
+        job = transcript_speakers_confirm(transcript=transcript, user=school.teacher, teacher_speakers=["Teacher"])
+    Job.objects.filter(pk=job.pk).update(is_cancel_requested=True)  # asked while it runs: stops at its next step
+    finished = job_run(job_id=str(job.pk), work=lambda j: transcript_analysis_run(job=j))
+    assert finished is not None and finished.status == Job.Status.CANCELLED
+    transcript.refresh_from_db()
+    assert transcript.status == Transcript.Status.AWAITING_SPEAKERS
+    assert not CoachingReport.objects.exists()
