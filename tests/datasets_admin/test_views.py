@@ -170,3 +170,16 @@ def test_csv_export_of_comments_is_spreadsheet_safe(sight_demo, school) -> None:
     assert api.json()["versions"][0]["row_count"] == 93
     assert client.get("/api/datasets/?kind=nonsense").status_code == 400
     assert DatasetVersion.objects.count() == 2
+
+
+def test_other_apps_data_is_registered_through_their_selectors(db, school) -> None:
+    assert client_for(school.teacher).post(reverse("datasets_admin:dataset_sync")).status_code == 403
+    assert Dataset.objects.count() == 0
+    response = client_for(school.admin).post(reverse("datasets_admin:dataset_sync"))
+    assert response.status_code == 302
+    sessions = DatasetVersion.objects.select_related("dataset").get(dataset__slug="tutoring-sessions")
+    assert (sessions.dataset.owner_app, sessions.dataset.kind, sessions.number, sessions.row_count) == (
+        "tutor", "tutoring_sessions", 1, 0,
+    )  # fmt: skip
+    client_for(school.admin).post(reverse("datasets_admin:dataset_sync"))
+    assert DatasetVersion.objects.count() == 2  # nothing changed: no new version
