@@ -66,7 +66,7 @@ class TokenCreateApi(APIView):
             raise TooManyAttemptsError(lockout_message())
         if user is None or not user.is_active:
             raise ApplicationError("Wrong username or password.", code="authentication_failed")
-        token = token_issue(user=cast(User, user))
+        token = token_issue(user=user)
         return Response({"token": token.key, "expires_at": token_expires_at(token)})
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import Role
 from accounts.permissions import TEACHING_ROLES, course_is_taught_by, role_required, user_role
 from accounts.selectors import (
     course_get_for_user,
@@ -35,7 +35,7 @@ class LogoutView(auth_views.LogoutView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
-            token_delete_for_user(user=cast(User, request.user))
+            token_delete_for_user(user=request.user)
         return super().post(request, *args, **kwargs)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -200,8 +201,7 @@ def job_recover_stale(*, unique_key: str = "") -> int:
                 message=f"Requeued: its worker ({locked.worker}) stopped; attempt {locked.attempts + 1} of "
                 f"{settings.JOB_MAX_ATTEMPTS} next.",
             )
-            job_id, task_name = str(locked.pk), locked.task_name
-            transaction.on_commit(lambda j=job_id, t=task_name: _job_send(job_id=j, task_name=t))
+            transaction.on_commit(functools.partial(_job_send, job_id=str(locked.pk), task_name=locked.task_name))
     return moved
 
 
