@@ -315,10 +315,16 @@ def feedback_write(
             )
         )
     generations: list[Any] = [None] * len(items)
+    model_note = ""
     if use_model:
-        generations = models.chat_batch(
-            task="feedback", conversations=prompts, template=PROMPT, max_new_tokens=max_new_tokens, stop=["\n\n"]
-        )
+        try:
+            generations = models.chat_batch(
+                task="feedback", conversations=prompts, template=PROMPT, max_new_tokens=max_new_tokens, stop=["\n\n"]
+            )
+        except models.ModelServerError as error:
+            # The model server is not up (yet: `make run` starts it beside the worker). The grades do not
+            # wait for it: teachers' feedback on similar answers is chosen, and the provenance says why.
+            model_note = error.message
 
     results: list[tuple[str, dict[str, Any]]] = []
     # A teacher's text written for one answer is given to one answer of the batch only (unless they are
@@ -351,5 +357,7 @@ def feedback_write(
                 text, source = written, "generated"
         if source == "retrieved":
             given[text] = item.answer.strip()
+        if model_note:
+            provenance["feedback_model_unavailable"] = model_note[:300]
         results.append((text, {**provenance, "feedback_source": source}))
     return results

@@ -179,3 +179,26 @@ def test_different_answers_of_one_batch_never_get_the_same_retrieved_feedback() 
     assert texts[0] == first
     assert texts[1] != first  # a different answer: not the same sentence
     assert texts[2] == first  # the same answer may read the same feedback
+
+
+def test_grades_do_not_wait_for_a_model_server_that_is_not_up() -> None:
+    """`make run` starts the model server beside the worker; the first grades may come before it answers."""
+    from models_runtime.models import ModelVersion
+    from models_runtime.registry import version_activate, version_register
+
+    version = version_register(
+        name="server-down",
+        base_model="SmolLM2-135M-Instruct",
+        kind=ModelVersion.Kind.GENERATOR,
+        backend=ModelVersion.Backend.OPENAI,
+        location="http://127.0.0.1:9/v1",
+        tasks=["feedback"],
+    )
+    version_activate(version=version, task="feedback", reason="a server that is not up")
+    bank = FeedbackBank.build([("q1", "Two-way traffic.", "partially_correct", "Name who sends data.")])
+
+    [(text, provenance)] = feedback_write([_item("Two-way traffic.")], bank=bank)
+
+    assert text == "Name who sends data."
+    assert provenance["feedback_source"] == "retrieved"
+    assert "127.0.0.1:9" in provenance["feedback_model_unavailable"]
