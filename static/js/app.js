@@ -1,4 +1,14 @@
 // Tutorloop's small amount of page glue. No inline scripts: the content security policy forbids them.
+// <form data-confirm="..."> asks before it posts, on every page (a release, a retirement, ending a session).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var message = form.getAttribute && form.getAttribute("data-confirm");
+  if (message && !window.confirm(message)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
+
 // A 422 answer is the same form again with its errors at the fields and the input kept: swap it in.
 document.addEventListener("htmx:beforeSwap", function (event) {
   if (event.detail.xhr.status === 422) {

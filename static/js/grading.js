@@ -72,15 +72,7 @@
     }
   }
 
-  // --- Confirmations: <form data-confirm="..."> asks before it posts ---------------------------------
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    var message = form.getAttribute && form.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
-    }
-  }, true);
+  // Confirmations (<form data-confirm>) are handled for every page by static/js/app.js.
 
   // --- Review queue ----------------------------------------------------------------------------------
   var currentId = null;

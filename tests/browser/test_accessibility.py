@@ -102,3 +102,33 @@ def test_the_chat_transcript_is_announced_to_screen_readers(school: School, page
 
     expect(page.get_by_test_id("transcript")).to_have_attribute("aria-live", "polite")
     axe_check(page, "tutor session")
+
+
+def test_stopping_a_problem_asks_first(school: School, page) -> None:
+    from tutor.models import TutorSession
+    from tutor.services import session_start
+
+    session, _ = session_start(problem=ProblemFactory(course=school.course, is_assigned=True), student=school.student)
+    _log_in_with_the_keyboard(page, school.student.username)
+    _open(page, f"/tutor/sessions/{session.pk}/")
+    asked: list[str] = []
+
+    def dismiss(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.get_by_test_id("end-session").click()
+    page.wait_for_timeout(500)  # a dismissed confirmation posts nothing; give a wrong post the time to land
+
+    session.refresh_from_db()
+    assert asked and asked[0].startswith("Stop working on this problem?")
+    assert session.status == TutorSession.Status.OPEN
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("end-session").click()
+    for _ in range(120):  # the post lands when the page has navigated
+        page.wait_for_timeout(500)
+        session.refresh_from_db()
+        if session.status != TutorSession.Status.OPEN:
+            break
+    assert session.status == TutorSession.Status.ABANDONED

@@ -69,3 +69,11 @@ def test_the_api_schema_reads_in_a_browser_and_stays_yaml_for_clients(school: Sc
     assert browser["Content-Disposition"] == "inline"
     assert browser.content.decode().startswith("openapi:")
     assert tool["Content-Type"].startswith("application/vnd.oai.openapi")
+
+
+def test_the_models_page_explains_the_built_in_default_and_asks_for_no_command(school: School) -> None:
+    page = client_for(school.admin).get(reverse("models_runtime:index")).content.decode()
+
+    assert 'data-testid="built-in-default-note"' in page and "Built-in default</strong>: no version was chosen" in page
+    assert 'href="#built-in-default-note"' in page
+    assert "train_grader" not in page and "none yet: the first grader is prepared in the background" in page
