@@ -60,6 +60,16 @@ def _write(allowed: frozenset[str], **options: Any) -> Row:
 
 
 NO_MODEL = {"exercise_allowed": False}
+
+
+def _bank_question(world: Any) -> dict[str, Any]:
+    return {"question_id": 999_999}  # a reflection bank question, not the grading question of the world
+
+
+def _reflection_assignment(world: Any) -> dict[str, Any]:
+    return {"assignment_id": 999_999}  # a reflection assignment, not the grading assignment of the world
+
+
 PLACEHOLDER = {"placeholder": True}
 
 ROWS: dict[str, Row] = {
@@ -128,6 +138,45 @@ ROWS: dict[str, Row] = {
     "models_runtime:index": Row(ADMIN_ONLY),
     "models_runtime:activate": _write(ADMIN_ONLY, **NO_MODEL),
     "models_runtime:retire": _write(ADMIN_ONLY, **NO_MODEL),
+    # --- added by the matrix's author from a probe of the refusals, to be refined by the apps' authors:
+    # these objects are placeholders (the world builds no transcript, dialogue or bank question), so
+    # they check that the wrong roles and anonymous are refused, not that the right people get in.
+    "coaching:trends": Row(TEACHERS),
+    "coaching:transcript_upload": _write(TEACHERS, **NO_MODEL),
+    "coaching:transcript_detail": Row(TEACHERS, **PLACEHOLDER),
+    "coaching:transcript_print": Row(TEACHERS, **PLACEHOLDER),
+    "coaching:transcript_speakers": Row(TEACHERS, **PLACEHOLDER),
+    "coaching:transcript_delete": _write(TEACHERS, **PLACEHOLDER, **NO_MODEL),
+    "reflection:index": Row(TEACHERS),
+    "reflection:bank": Row(TEACHERS),
+    "reflection:bank_question": Row(TEACHERS, kwargs=_bank_question, **PLACEHOLDER),
+    "reflection:bank_question_assign": _write(TEACHERS, kwargs=_bank_question, **PLACEHOLDER, **NO_MODEL),
+    "reflection:bank_question_edit": _write(TEACHERS, kwargs=_bank_question, **PLACEHOLDER, **NO_MODEL),
+    "reflection:dialogue": Row(TEACHERS, **PLACEHOLDER),
+    "reflection:dialogue_save": _write(TEACHERS, **PLACEHOLDER, **NO_MODEL),
+    "reflection:assigned": Row(STUDENTS),
+    "reflection:assigned_answer": Row(STUDENTS, kwargs=_reflection_assignment, **PLACEHOLDER),
+    "grading:attention": Row(SIGNED_IN),
+    "tutor:attention": Row(TEACHERS),
+    "api-coaching-transcript-list": Row(TEACHERS, methods=("GET", "POST"), **NO_MODEL),
+    "api-coaching-transcript-detail": Row(TEACHERS, **PLACEHOLDER),
+    "api-coaching-transcript-report": Row(TEACHERS, **PLACEHOLDER),
+    "api-coaching-transcript-speakers": _write(TEACHERS, **PLACEHOLDER, **NO_MODEL),
+    "api-coaching-trends": Row(TEACHERS),
+    "api-reflection-bank-list": Row(TEACHERS, methods=("GET", "POST"), **NO_MODEL),
+    "api-reflection-bank-detail": Row(TEACHERS, methods=("GET", "PATCH"), kwargs=_bank_question, **PLACEHOLDER),
+    "api-reflection-dialogue-list": Row(TEACHERS, methods=("GET", "POST"), **NO_MODEL),
+    "api-reflection-dialogue-detail": Row(TEACHERS, **PLACEHOLDER),
+    "api-reflection-assignment-list": Row(SIGNED_IN, methods=("GET", "POST"), **NO_MODEL),
+    "api-reflection-answer-list": Row(
+        SIGNED_IN, methods=("GET", "POST"), kwargs=_reflection_assignment, **PLACEHOLDER, **NO_MODEL
+    ),
+    "dataset-list": Row(ADMIN_ONLY),
+    "dataset-course-list": Row(ADMIN_ONLY),
+    "dataset-detail": Row(ADMIN_ONLY, **PLACEHOLDER),
+    "dataset-rows": Row(ADMIN_ONLY, **PLACEHOLDER),
+    "dataset-upload": _write(ADMIN_ONLY, **NO_MODEL),
+    "dataset-comment-label": _write(ADMIN_ONLY, **PLACEHOLDER, **NO_MODEL),
     # --- privacy (admins only) ---
     "privacy:index": Row(ADMIN_ONLY),
     "privacy:student_export": Row(ADMIN_ONLY),

@@ -26,6 +26,8 @@ PLACEHOLDERS: dict[str, Any] = {
     "slug": "no-such-dataset",
     "number": 1,
     "fmt": "csv",
+    "transcript_id": 999_999,
+    "dialogue_id": 999_999,
 }
 
 
