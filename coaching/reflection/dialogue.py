@@ -42,7 +42,7 @@ EDUCATOR_TEMPLATE = PROMPTS_DIR / "teacher_educator.toml"
 TASK = "questions"
 STOP_SIGNAL = "Great question!"
 # Bump when the loop's behaviour changes (what goes back as coaching, when it stops, the repair).
-POLICY_VERSION = 1
+POLICY_VERSION = 2
 
 MAX_TOPIC_CHARS = 300
 MAX_CONCEPTS = 10
@@ -316,10 +316,13 @@ def question_repair(spec: QuestionSpec, draft: str) -> tuple[str, str]:
     topic = _short_topic(spec.topic)
     first = spec.concepts[0]
     candidates = []
+    # Phrased so that a singular or a plural concept reads correctly.
     if len(spec.concepts) > 1:
-        candidates.append(f"How does {first} connect to {spec.concepts[1]} in {topic}, and why does that link matter?")
-    candidates.append(f"How does {first} help explain {topic}, and why does it matter?")
-    candidates.append(f"Why does {first} matter, and how would you explain it to a friend?")
+        candidates.append(
+            f"How are {first} and {spec.concepts[1]} connected in {topic}, and why does that link matter?"
+        )
+    candidates.append(f"What role does {first} play in {topic}, and why does it matter?")
+    candidates.append(f"What role does {first} play, and how would you explain it to a friend?")
     for candidate in candidates:
         if _passes(spec, candidate):
             return candidate, "template"

@@ -67,11 +67,11 @@ def test_the_stop_signal_ends_the_dialogue_with_the_draft_it_praised(scripted_se
     assert outcome.provenance == {
         "model_version": "openai-scripted-gpu-stand-in",
         "templates": {
-            "student_teacher": "reflection_student_teacher@v1",
+            "student_teacher": "reflection_student_teacher@v2",
             "teacher_educator": "reflection_teacher_educator@v1",
         },
         "checks_version": 1,
-        "policy_version": 1,
+        "policy_version": 2,
     }
     # The second draft's prompt carries the first draft and its coaching.
     second_prompt = scripted_server.draft_requests[1]["messages"][-1]["content"]
@@ -128,7 +128,7 @@ def test_drafts_that_never_pass_are_repaired_in_code_and_recorded_as_such(script
     assert outcome.provenance["repair"] == "template"
     assert (
         outcome.final_question
-        == "How does chlorophyll connect to sunlight in Photosynthesis, and why does that link matter?"
+        == "How are chlorophyll and sunlight connected in Photosynthesis, and why does that link matter?"
     )
     assert outcome.final_passes_checks
     assert scripted_server.reply_requests == []
@@ -191,7 +191,7 @@ def test_the_real_local_model_writes_a_round_with_provenance(settings) -> None:
     (only,) = outcome.rounds
     assert outcome.provenance["model_version"] == "smollm2-135m-instruct"
     assert only.provenance["student_teacher"]["model_version"] == "smollm2-135m-instruct"
-    assert only.provenance["student_teacher"]["prompt_template"] == "reflection_student_teacher@v1"
+    assert only.provenance["student_teacher"]["prompt_template"] == "reflection_student_teacher@v2"
     assert only.draft_source in {"model", "model_failed"}
     assert outcome.final_passes_checks
     assert outcome.final_source in {"model", "repair"}
