@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-POLICY_VERSION = "coaching-policy-2"
+POLICY_VERSION = "coaching-policy-3"
 
 MOVES = {
     "keeping_together": "Keeping everyone together",
@@ -706,6 +706,8 @@ SUGGESTION_TEXT = {
     "“What do you notice?” or “How could we figure this out?”, and let students do the reasoning.",
     "relating": "After line {line}, ask another student to respond to {speaker}'s idea: “Who can add on to that?” or "
     "“Do you agree? Why?”.",
+    "open_question_single": "At line {line}, ask the question so that it has more than one good answer, such as "
+    "“What do you notice?” or “How did you decide?”, and let students explain.",
     "wait_time": "After the question at line {line}, wait three to five seconds before calling on someone or answering "
     "it yourself.",
     "student_talk": "Around line {line}, hand the thinking to students for a moment (“Turn to your partner and explain "
@@ -785,7 +787,14 @@ def _long_sentence(sentence: str) -> bool:
 
 
 def _suggestion(
-    turn: Turn, move: str, title: str, detail: str, *, about: Turn | None = None, related: int | None = None
+    turn: Turn,
+    move: str,
+    title: str,
+    detail: str,
+    *,
+    about: Turn | None = None,
+    related: int | None = None,
+    wording: str = "",
 ) -> Moment:
     """A suggestion quoting the line it points at; `about` is the student's turn it responds to, if any."""
     prefer: Callable[[str], bool] = _long_sentence if move == "student_talk" else (lambda s: s.endswith("?"))
@@ -798,7 +807,9 @@ def _suggestion(
         detail,
         move=move,
         related_line=related,
-        text=SUGGESTION_TEXT[move].format(line=turn.line, speaker=_who(about.speaker) if about else "the student"),
+        text=SUGGESTION_TEXT[wording or move].format(
+            line=turn.line, speaker=_who(about.speaker) if about else "the student"
+        ),
     )
 
 
@@ -841,6 +852,7 @@ def _suggestion_candidates(
                     "open_question",
                     "Open the question up",
                     f"A closed question at line {t.line}, where an open one could ask for students' thinking.",
+                    wording="open_question_single",
                 )
             )
         for t, a in teacher:
@@ -893,6 +905,22 @@ def _suggestion_candidates(
     return candidates
 
 
+def _varied(suggestions: list[Moment], *, limit: int, per_move: int = 2) -> list[Moment]:
+    """At most `per_move` suggestions of one kind while others are left (a coach does not repeat one advice)."""
+    chosen: list[Moment] = []
+    counts: Counter[str] = Counter()
+    for suggestion in suggestions:
+        if counts[suggestion.move] < per_move:
+            chosen.append(suggestion)
+            counts[suggestion.move] += 1
+    for suggestion in suggestions:  # fill up when the varied ones are too few
+        if len(chosen) >= min(limit, 3):
+            break
+        if suggestion not in chosen:
+            chosen.append(suggestion)
+    return sorted(chosen[:limit], key=lambda m: m.line)
+
+
 def suggestions_select(
     turns: Sequence[Turn],
     analyses: Sequence[UtteranceAnalysis],
@@ -917,7 +945,7 @@ def suggestions_select(
         seen.add((candidate.line, candidate.move))
         kept.append(candidate)
     redundant = sum(reasons.values())
-    kept = _spread(kept, limit=limit, gap=1)
+    kept = _varied(_spread(kept, limit=len(kept), gap=1), limit=limit)
     check = {
         "candidates": len(candidates),
         "redundant": redundant,

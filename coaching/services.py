@@ -60,6 +60,16 @@ def parsed_to_turns(parsed: ParsedTranscript, *, teacher_speakers: list[str]) ->
     ]
 
 
+PROMPT_ECHO = re.compile(r"(coach'?s note|rewritten|what happened|note:|lesson text)", re.IGNORECASE)
+
+
+def _meaning_kept(original: str, phrased: str) -> bool:
+    """A small model may drift: keep its wording only when it keeps most of the advice's words."""
+    wanted = {w for w in re.findall(r"[a-z']+", original.lower()) if len(w) > 4}
+    found = set(re.findall(r"[a-z']+", phrased.lower()))
+    return bool(wanted) and len(wanted & found) / len(wanted) >= 0.5
+
+
 def _line_reference_kept(original: str, phrased: str) -> bool:
     lines = set(re.findall(r"\bline (\d+)", original))
     return bool(lines) and lines <= set(re.findall(r"\bline (\d+)", phrased))
@@ -82,6 +92,8 @@ def suggestions_phrase(suggestions: list[Moment]) -> dict[str, Any]:
             30 <= len(phrased) <= 400
             and _line_reference_kept(suggestion.text, phrased)
             and not re.search('["“”]', phrased)
+            and not PROMPT_ECHO.search(phrased)
+            and _meaning_kept(suggestion.text, phrased)
             and generation.finish_reason != "length"
         ):
             suggestion.text = phrased
