@@ -10,7 +10,7 @@
   function baseLayout(extra) {
     var layout = {
       height: 280,
-      margin: { t: 10, r: 10, b: 50, l: 60 },
+      margin: { t: 40, r: 10, b: 50, l: 60 },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { size: 12 }
@@ -43,7 +43,7 @@
       var bars = data.labels.map(function (label) {
         return { type: "bar", name: LABEL_NAMES[label] || label, x: data.questions, y: data.per_question[label], marker: { color: LABEL_COLORS[label] } };
       });
-      window.Plotly.newPlot("chart-labels", bars, baseLayout({ barmode: "stack", legend: { orientation: "h", y: -0.25 }, yaxis: { title: { text: "Answers" } } }), config);
+      window.Plotly.newPlot("chart-labels", bars, baseLayout({ title: { text: "Labels per question" }, barmode: "stack", legend: { orientation: "h", y: -0.25 }, yaxis: { title: { text: "Answers" } } }), config);
     } else {
       showEmpty("chart-labels", "No grades yet.");
     }
@@ -55,6 +55,7 @@
         texttemplate: "%{z}", hovertemplate: "Model: %{y}<br>Teacher: %{x}<br>%{z} answers<extra></extra>"
       };
       window.Plotly.newPlot("chart-confusion", [heatmap], baseLayout({
+        title: { text: "Model against teacher" },
         margin: { t: 10, r: 10, b: 60, l: 120 },
         xaxis: { title: { text: "Teacher" } }, yaxis: { title: { text: "Model" }, autorange: "reversed" }
       }), config);
@@ -65,6 +66,7 @@
     if (data.confidences.length) {
       var histogram = { type: "histogram", x: data.confidences, xbins: { start: 0, end: 1.0001, size: 0.1 }, marker: { color: "#1d6f5f" } };
       window.Plotly.newPlot("chart-confidence", [histogram], baseLayout({
+        title: { text: "The model's confidence" },
         bargap: 0.05, xaxis: { title: { text: "Confidence" }, range: [0, 1] }, yaxis: { title: { text: "Answers" } }
       }), config);
     } else {
