@@ -75,7 +75,8 @@ def test_per_utterance_analysis_of_the_lesson(lesson) -> None:
     # Wait time: the VTT gives the teacher's end and the student's start (1 s apart).
     assert by_line[1].wait_seconds == 1.0
     assert analysis.student_talk_share == pytest.approx(
-        sum(len(t.text.split()) for t in turns if t.role == "student") / sum(len(t.text.split()) for t in turns), abs=0.02
+        sum(len(t.text.split()) for t in turns if t.role == "student") / sum(len(t.text.split()) for t in turns),
+        abs=0.02,
     )
 
 
@@ -83,7 +84,11 @@ def test_segments_have_scores_with_reasons(lesson) -> None:
     _turns, analysis = lesson
     assert len(analysis.segments) == 1  # one minute of class: one segment
     segment = analysis.segments[0]
-    assert [s.dimension for s in segment.scores] == ["instructional_dialogue", "quality_of_feedback", "analysis_and_inquiry"]
+    assert [s.dimension for s in segment.scores] == [
+        "instructional_dialogue",
+        "quality_of_feedback",
+        "analysis_and_inquiry",
+    ]
     assert all(1 <= s.score <= 7 and s.why for s in segment.scores)
 
 
@@ -96,7 +101,8 @@ def test_missed_opportunities_and_suggestions_point_at_detected_moments(lesson) 
         assert f"line {suggestion.line}" in suggestion.text
         assert suggestion_is_redundant(suggestion, turns, analysis.utterances, analysis.segments) == ""
     check = analysis.metrics["suggestion_check"]
-    assert check["candidates"] == check["redundant"] + check["kept"] + (check["candidates"] - check["redundant"] - check["kept"])
+    assert check["redundant"] + check["kept"] <= check["candidates"]
+    assert 0 <= check["redundant_share"] <= 1
     assert check["kept"] == len(analysis.suggestions)
 
 
