@@ -171,10 +171,11 @@ def test_bad_answers_are_refused_with_a_fragment_and_nothing_stored(school: Scho
     empty = client.post(url, {f"q{question.pk}-answer": "   "}, **HTMX)
     huge = client.post(url, {f"q{question.pk}-answer": "x" * 10_001}, **HTMX)
 
-    assert empty.status_code == 400
+    # 422: the question's fragment again, the message at the field (issue 17; test_pages_input.py).
+    assert empty.status_code == 422
     assert "The answer is empty. Write your answer before submitting." in empty.content.decode()
-    assert 'class="message message-error error-message"' in empty.content.decode()
-    assert huge.status_code == 400
+    assert 'data-testid="answer-error"' in empty.content.decode()
+    assert huge.status_code == 422
     assert "The answer is 10,001 characters long; the limit is 10,000." in huge.content.decode()
     assert Submission.objects.count() == 0
 
