@@ -120,8 +120,17 @@ def index(request: HttpRequest) -> HttpResponse:
             session.problem_id: session
             for session in session_list_for_user(user=request.user).filter(status=TutorSession.Status.OPEN)
         }
+        solved_sessions = {
+            session.problem_id: session
+            for session in session_list_for_user(user=request.user)
+            .filter(status__in=[TutorSession.Status.SOLVED, TutorSession.Status.SOLVED_AFTER_REVEAL])
+            .order_by("started_at")
+        }
         recent = session_list_for_user(user=request.user)[:10]
-        rows = [{"problem": problem, "session": open_sessions.get(problem.pk)} for problem in problems]
+        rows = [
+            {"problem": problem, "session": open_sessions.get(problem.pk), "solved": solved_sessions.get(problem.pk)}
+            for problem in problems
+        ]
         return render(request, "tutor/index.html", {"rows": rows, "problems": problems, "recent": recent})
     courses = list(course_list_for_tutor(user=request.user))
     settings_by_course = {row.course_id: row for row in TutorSettings.objects.filter(course__in=courses)}

@@ -77,3 +77,26 @@ def test_the_models_page_explains_the_built_in_default_and_asks_for_no_command(s
     assert 'data-testid="built-in-default-note"' in page and "Built-in default</strong>: no version was chosen" in page
     assert 'href="#built-in-default-note"' in page
     assert "train_grader" not in page and "none yet: the first grader is prepared in the background" in page
+
+
+def test_problem_cards_say_resume_or_solved(school: School) -> None:
+    from tests.tutor.factories import ProblemFactory
+    from tutor.models import TutorSession
+    from tutor.services import session_start
+
+    open_problem, solved_problem, new_problem = (
+        ProblemFactory(course=school.course, is_assigned=True) for _ in range(3)
+    )
+    session_start(problem=open_problem, student=school.student)
+    solved, _ = session_start(problem=solved_problem, student=school.student)
+    TutorSession.objects.filter(pk=solved.pk).update(status=TutorSession.Status.SOLVED)
+
+    page = client_for(school.student).get(reverse("tutor:index")).content.decode()
+
+    cards = {
+        problem.title: page.split(problem.title, 1)[1].split("</article>", 1)[0]
+        for problem in (open_problem, solved_problem, new_problem)
+    }
+    assert 'data-testid="resume"' in cards[open_problem.title]
+    assert 'data-testid="solved"' in cards[solved_problem.title] and "Practise it again" in cards[solved_problem.title]
+    assert ">Start</button>" in cards[new_problem.title] and 'data-testid="solved"' not in cards[new_problem.title]
