@@ -9,6 +9,33 @@ document.addEventListener("submit", function (event) {
   }
 }, true);
 
+// <textarea data-max-chars="N"> shows how many characters it holds and refuses to send more than N, instead of
+// cutting a pasted text silently (maxlength would); the counter (data-char-count-for) is announced politely.
+function charCount(field) {
+  var max = parseInt(field.getAttribute("data-max-chars"), 10);
+  var counter = document.querySelector('[data-char-count-for="' + field.id + '"]');
+  var length = field.value.length;
+  var over = length > max;
+  if (counter) {
+    counter.textContent = length.toLocaleString("en") + " / " + max.toLocaleString("en") + " characters" +
+      (over ? ": " + (length - max).toLocaleString("en") + " too many, shorten it to send" : "");
+    counter.classList.toggle("field-error", over);
+  }
+  if (over) { field.setAttribute("aria-invalid", "true"); } else { field.removeAttribute("aria-invalid"); }
+  return !over;
+}
+document.addEventListener("input", function (event) {
+  if (event.target.matches && event.target.matches("textarea[data-max-chars]")) { charCount(event.target); }
+});
+document.addEventListener("submit", function (event) {
+  var field = event.target.querySelector && event.target.querySelector("textarea[data-max-chars]");
+  if (field && !charCount(field)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    field.focus();
+  }
+}, true);
+
 // A 422 answer is the same form again with its errors at the fields and the input kept: swap it in.
 document.addEventListener("htmx:beforeSwap", function (event) {
   if (event.detail.xhr.status === 422) {

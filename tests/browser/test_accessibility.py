@@ -132,3 +132,26 @@ def test_stopping_a_problem_asks_first(school: School, page) -> None:
         if session.status != TutorSession.Status.OPEN:
             break
     assert session.status == TutorSession.Status.ABANDONED
+
+
+def test_the_chat_counts_characters_and_refuses_a_long_message_without_cutting_it(school: School, page) -> None:
+    from tutor.models import Turn
+    from tutor.services import MAX_MESSAGE_CHARS, session_start
+
+    session, _ = session_start(problem=ProblemFactory(course=school.course, is_assigned=True), student=school.student)
+    turns_before = Turn.objects.filter(session=session).count()
+    _log_in_with_the_keyboard(page, school.student.username)
+    _open(page, f"/tutor/sessions/{session.pk}/")
+    long_text = "I tried 15 - 5. " * 140  # 2,240 characters, pasted at once
+
+    page.get_by_test_id("message-input").fill(long_text)
+
+    expect(page.get_by_test_id("message-count")).to_have_text(
+        f"2,240 / {MAX_MESSAGE_CHARS:,} characters: 240 too many, shorten it to send"
+    )
+    page.get_by_test_id("send").click()
+    page.wait_for_timeout(500)  # a refused message posts nothing
+    assert page.get_by_test_id("message-input").input_value() == long_text  # nothing cut
+    assert Turn.objects.filter(session=session).count() == turns_before
+    page.get_by_test_id("message-input").fill("I tried 15 - 5.")
+    expect(page.get_by_test_id("message-count")).to_have_text(f"15 / {MAX_MESSAGE_CHARS:,} characters")
