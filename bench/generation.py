@@ -357,7 +357,7 @@ def summary(runs: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         "decode_tokens_per_second": median([decode_rate(run) for run in runs]),
         "end_to_end_tokens_per_second": median([rate(run) for run in runs]),
         "ttft_seconds": median([run["ttft"] for run in runs]),
-        "ttft_slowest_stream_seconds": median([run["ttft_max"] for run in runs]),
+        "ttft_slowest_stream_seconds": median([run.get("ttft_max", run["ttft"]) for run in runs]),
         "tokens": median([run["tokens"] for run in runs]),
         "seconds": median([run["seconds"] for run in runs]),
         **extra,
