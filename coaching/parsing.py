@@ -19,6 +19,7 @@ import webvtt
 from webvtt.errors import MalformedCaptionError, MalformedFileError
 
 from core.errors import ApplicationError
+from core.parsing import JsonTooDeepError, json_loads_bounded
 
 __all__ = [
     "FORMATS",
@@ -321,7 +322,9 @@ def _parse_srt(text: str) -> list[ParsedUtterance]:
 
 def _parse_json(text: str) -> list[ParsedUtterance]:
     try:
-        data = json.loads(text)
+        data = json_loads_bounded(text)
+    except JsonTooDeepError as error:
+        raise TranscriptFileError(str(error)) from error
     except json.JSONDecodeError as error:
         raise TranscriptFileError(f"The JSON file is not valid JSON: {error.msg} at line {error.lineno}.") from error
     if isinstance(data, dict):

@@ -22,6 +22,7 @@ from typing import Any
 import webvtt
 from webvtt.errors import MalformedFileError
 
+from core.parsing import JsonTooDeepError, json_loads_bounded
 from datasets_admin.models import CATEGORIES
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # one transcript or comment file (SIGHT's whole comment file is 4 MB)
@@ -197,7 +198,9 @@ def metadata_parse(name: str, data: bytes) -> dict[str, Any]:
     """A lecture's metadata: SIGHT's `metadata/<video_id>.json`, or our own keys (title, course, url, date)."""
     text = text_decode(data)
     try:
-        value = json.loads(text)
+        value = json_loads_bounded(text)
+    except JsonTooDeepError as error:
+        raise FileRefused(str(error)) from error
     except json.JSONDecodeError as error:
         raise FileRefused(f"The metadata is not valid JSON (line {error.lineno}: {error.msg}).") from error
     if not isinstance(value, dict):
@@ -362,7 +365,9 @@ def comments_parse(name: str, data: bytes) -> tuple[list[ParsedComment], list[Re
 
 def _json_records(text: str) -> list[tuple[int, dict[str, Any]]]:
     try:
-        value = json.loads(text)
+        value = json_loads_bounded(text)
+    except JsonTooDeepError as error:
+        raise FileRefused(str(error)) from error
     except json.JSONDecodeError as error:
         raise FileRefused(f"The file is not valid JSON (line {error.lineno}: {error.msg}).") from error
     if isinstance(value, dict) and isinstance(value.get("comments"), list):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import FileImportError
+from core.parsing import JsonTooDeepError, json_loads_bounded
 from tutor.policy import final_answer_from_solution
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -188,7 +189,9 @@ def _csv_rows(text: str) -> list[ProblemRow]:
 
 def _json_rows(text: str) -> list[ProblemRow]:
     try:
-        data = json.loads(text)
+        data = json_loads_bounded(text)
+    except JsonTooDeepError as error:
+        raise ProblemImportError([str(error)]) from error
     except json.JSONDecodeError as error:
         raise ProblemImportError([f"Line {error.lineno}: the file is not valid JSON ({error.msg})."]) from error
     if isinstance(data, dict):

@@ -9,12 +9,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from coaching.parsing import TranscriptFileError, transcript_parse
 from core.errors import FileImportError
 from core.parsing import JsonTooDeepError, json_loads_bounded
+from datasets_admin.parsers import FileRefused, comments_parse, metadata_parse
 from grading.importers import MAX_IMPORT_BYTES, ImportProblems, answers_csv_import
 from grading.models import Submission
 from tests.conftest import School, client_for
 from tests.grading.test_views import make_assignment
+from tutor.importers import ProblemImportError, problem_rows_parse
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +75,25 @@ def test_sixty_thousand_bad_rows_are_capped_with_and_n_more(school: School) -> N
     assert f"… and {60_000 - FileImportError.max_reported:,} more" in page
     assert len(response.content) < 100_000
     assert not Submission.objects.filter(question__assignment=assignment).exists()
+
+
+DEEP_JSON = ("[" * 5000 + "]" * 5000).encode()
+
+
+def test_a_problem_file_nested_5000_deep_is_refused_with_the_depth_message() -> None:
+    with pytest.raises(ProblemImportError) as raised:
+        problem_rows_parse(data=DEEP_JSON, filename="problems.json")
+    assert raised.value.problems[0].startswith("Line 1: the JSON is nested more than 64 levels deep")
+
+
+def test_comments_and_lecture_metadata_nested_5000_deep_are_refused_with_the_depth_message() -> None:
+    for parse in (lambda: comments_parse("comments.json", DEEP_JSON), lambda: metadata_parse("meta.json", DEEP_JSON)):
+        with pytest.raises(FileRefused) as raised:
+            parse()
+        assert str(raised.value).startswith("Line 1: the JSON is nested more than 64 levels deep")
+
+
+def test_a_coaching_transcript_nested_5000_deep_is_refused_with_the_depth_message() -> None:
+    with pytest.raises(TranscriptFileError) as raised:
+        transcript_parse(DEEP_JSON, filename="lesson.json")
+    assert "the JSON is nested more than 64 levels deep" in str(raised.value)
