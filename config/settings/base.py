@@ -237,8 +237,11 @@ MODEL_TASKS = ("tutor", "feedback", "grader", "coaching", "questions", "teacher"
 # Per task: MODEL_BACKEND_<TASK> (local|openai), falling back to MODEL_BACKEND.
 MODEL_BACKENDS = {task: env_str(f"MODEL_BACKEND_{task.upper()}", MODEL_DEFAULT_BACKEND) for task in MODEL_TASKS}
 # The one model server (llama.cpp's llama-server, `manage.py model_server`, a line of the Procfile) that
-# writes every generation of a local version; "" generates in-process instead (the test default).
-MODEL_SERVER_URL = env_str("MODEL_SERVER_URL", "http://127.0.0.1:8081/v1")
+# writes every generation of a local version. Set to an empty value (MODEL_SERVER_URL=) to generate
+# in-process instead: the test default, and how a command runs without `make run`'s server.
+MODEL_SERVER_URL = (
+    "" if os.environ.get("MODEL_SERVER_URL") == "" else env_str("MODEL_SERVER_URL", "http://127.0.0.1:8081/v1")
+)
 MODEL_SERVER_THREADS = env_int("MODEL_SERVER_THREADS", 0)  # 0: llama.cpp's choice (the cores)
 MODEL_SERVER_SLOTS = env_int("MODEL_SERVER_SLOTS", 8)  # streams written together (continuous batching)
 MODEL_SERVER_CONTEXT = env_int("MODEL_SERVER_CONTEXT", 16384)  # tokens of KV cache shared by the slots

@@ -56,3 +56,27 @@ def test_malformed_boolean_is_named() -> None:
 def test_migrations_are_up_to_date() -> None:
     result = _manage("makemigrations", "--check", "--dry-run", DJANGO_SETTINGS_MODULE="config.settings.test")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+PRINT_MODEL_SERVER_URL = "from django.conf import settings; print(repr(settings.MODEL_SERVER_URL))"
+
+
+def _model_server_url(env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PRINT_MODEL_SERVER_URL],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings.local"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_an_empty_model_server_url_generates_in_process_and_unset_means_the_server() -> None:
+    unset = {key: value for key, value in os.environ.items() if key != "MODEL_SERVER_URL"}
+    assert _model_server_url(unset) == "'http://127.0.0.1:8081/v1'"
+    assert _model_server_url({**unset, "MODEL_SERVER_URL": ""}) == "''"
+    assert _model_server_url({**unset, "MODEL_SERVER_URL": "http://models:9000/v1"}) == "'http://models:9000/v1'"
