@@ -34,7 +34,7 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed-runtime
 # from the llama-cpp-python source package on PyPI. The flags build for any x86-64-v3 CPU (AVX2, FMA,
 # F16C: Intel Haswell and AMD Zen onwards), not only this one; set LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON" for
 # the fastest build for this very CPU. The result is kept in $(LLAMA_CACHE) (like pip's wheel cache), so a
-# second virtualenv on the same machine copies it in seconds; a fresh machine compiles (see docs/decisions/0006).
+# second virtualenv on the same machine copies it in seconds; a fresh machine compiles (see docs/decisions/0008).
 LLAMA_CPP_VERSION := 0.3.36
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_KEY := $(shell printf '%s' '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
