@@ -61,7 +61,7 @@ $(BIN)/llama-server: $(LLAMA_CACHE)/bin/llama-server | $(BIN)/python
 	rm -rf $(VENV)/share/llama.cpp-convert && mkdir -p $(VENV)/share && cp -r $(LLAMA_CACHE)/share/llama.cpp-convert $(VENV)/share/
 
 install: $(VENV)/.installed-runtime $(BIN)/llama-server
-install-dev: $(VENV)/.installed-dev
+install-dev: install $(VENV)/.installed-dev  # the tests run the real model server too
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

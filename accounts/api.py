@@ -118,6 +118,7 @@ class MeApi(APIView):
 
 class CourseListApi(APIView):
     permission_classes = [HasAnyRole]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(responses=CourseOutputSerializer(many=True), summary="Courses the caller may open")
     def get(self, request: Request) -> Response:
@@ -144,6 +145,7 @@ def _taught_course(request: Request, course_id: int) -> Course:
 
 class CourseStudentListApi(APIView):
     permission_classes = [IsTeacherOrAdmin]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(responses=StudentOutputSerializer(many=True), summary="Students enrolled in a course")
     def get(self, request: Request, course_id: int) -> Response:

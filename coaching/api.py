@@ -200,6 +200,7 @@ class TrendRowSerializer(serializers.Serializer[dict[str, Any]]):
 
 class TranscriptListApi(APIView):
     permission_classes = [IsTeacherOrAdmin]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(responses=TranscriptOutputSerializer(many=True), summary="The caller's transcripts (admins: all)")

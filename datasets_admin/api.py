@@ -81,6 +81,7 @@ def _paginated(
 
 class DatasetListApi(APIView):
     permission_classes = [IsAdminRole]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(
         parameters=[OpenApiParameter("kind", str, enum=list(Dataset.Kind.values), description="Only this kind.")],
@@ -109,6 +110,7 @@ class DatasetDetailApi(APIView):
 
 class DatasetRowsApi(APIView):
     permission_classes = [IsAdminRole]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(responses=DatasetRowOutputSerializer(many=True), summary="The rows of one version, in order")
     def get(self, request: Request, slug: str, number: int) -> Response:
@@ -189,6 +191,7 @@ class LectureCourseOutputSerializer(serializers.ModelSerializer[LectureCourse]):
 
 class CourseListApi(APIView):
     permission_classes = [IsAdminRole]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(responses=LectureCourseOutputSerializer(many=True), summary="Courses with uploaded lectures")
     def get(self, request: Request) -> Response:

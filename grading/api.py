@@ -220,6 +220,7 @@ def _paginated(
 
 class AssignmentListApi(APIView):
     permission_classes = [HasAnyRole]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(
         parameters=[OpenApiParameter("course", int, description="Only this course's assignments.")],
@@ -299,6 +300,7 @@ class AssignmentReleaseApi(APIView):
 
 class AssignmentGradeListApi(APIView):
     permission_classes = [IsTeacherOrAdmin]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(
         parameters=[GradeFilterSerializer],
@@ -350,6 +352,7 @@ class GradeOverrideApi(APIView):
 
 class SubmissionListApi(APIView):
     permission_classes = [IsStudent]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(
         parameters=[SubmissionFilterSerializer],
@@ -388,6 +391,7 @@ class SubmissionCreateApi(APIView):
 
 class GradeReleasedListApi(APIView):
     permission_classes = [IsStudent]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(responses=ReleasedGradeOutputSerializer(many=True), summary="The caller's released grades")
     def get(self, request: Request) -> Response:

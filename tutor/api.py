@@ -144,6 +144,7 @@ class FlagInputSerializer(serializers.Serializer[dict[str, Any]]):
 
 class ProblemListApi(APIView):
     permission_classes = [HasAnyRole]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(responses=ProblemOutputSerializer(many=True), summary="Problems: assigned ones for students")
     def get(self, request: Request) -> Response:
@@ -154,6 +155,7 @@ class ProblemListApi(APIView):
 
 class SessionListApi(APIView):
     permission_classes = [HasAnyRole]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     def get_permissions(self) -> list[Any]:
         return [IsStudent()] if self.request.method == "POST" else [HasAnyRole()]

@@ -123,6 +123,7 @@ class ReflectionDialogueStartOutputSerializer(serializers.Serializer[dict[str, A
 
 class DialogueListApi(APIView):
     permission_classes = [IsTeacherOrAdmin]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
@@ -213,6 +214,7 @@ class ReflectionBankQuestionUpdateSerializer(serializers.Serializer[dict[str, An
 
 class BankQuestionListApi(APIView):
     permission_classes = [IsTeacherOrAdmin]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(
         parameters=[OpenApiParameter("course", int, description="Only this course's bank.")],
@@ -289,6 +291,7 @@ class ReflectionAssignmentInputSerializer(serializers.Serializer[dict[str, Any]]
 
 class AssignmentListApi(APIView):
     permission_classes = [HasAnyRole]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(
         responses=ReflectionAssignmentOutputSerializer(many=True),
@@ -330,6 +333,7 @@ class ReflectionAnswerInputSerializer(serializers.Serializer[dict[str, Any]]):
 
 class AnswerListApi(APIView):
     permission_classes = [HasAnyRole]
+    pagination_class = StandardPagination  # the schema shows the page wrapper
 
     @extend_schema(
         responses=ReflectionAnswerOutputSerializer(many=True),
