@@ -18,7 +18,7 @@ from accounts.models import Course, Role, User
 from accounts.permissions import HasAnyRole, IsTeacherOrAdmin, course_is_taught_by
 from accounts.selectors import course_get_for_user, course_list_for_user, course_student_list
 from accounts.services import enrollment_create, enrollment_delete, token_delete_for_user, token_issue
-from core.api import StandardPagination
+from core.api import StandardPagination, paginated_response
 from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 
 
@@ -122,9 +122,7 @@ class CourseListApi(APIView):
 
     @extend_schema(responses=CourseOutputSerializer(many=True), summary="Courses the caller may open")
     def get(self, request: Request) -> Response:
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(course_list_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(CourseOutputSerializer(page, many=True).data)
+        return paginated_response(self, request, course_list_for_user(user=request.user), CourseOutputSerializer)
 
 
 class CourseDetailApi(APIView):
@@ -150,9 +148,7 @@ class CourseStudentListApi(APIView):
     @extend_schema(responses=StudentOutputSerializer(many=True), summary="Students enrolled in a course")
     def get(self, request: Request, course_id: int) -> Response:
         course = _taught_course(request, course_id)
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(course_student_list(course=course), request, view=self)
-        return paginator.get_paginated_response(StudentOutputSerializer(page, many=True).data)
+        return paginated_response(self, request, course_student_list(course=course), StudentOutputSerializer)
 
     @extend_schema(
         request=EnrollmentInputSerializer, responses={201: StudentOutputSerializer}, summary="Enrol a student"

@@ -27,7 +27,7 @@ from coaching.selectors import (
     transcript_utterances,
 )
 from coaching.services import transcript_speakers_confirm, transcript_upload
-from core.api import StandardPagination
+from core.api import StandardPagination, paginated_response
 from core.api_views import JobOutputSerializer
 from core.errors import ConflictError
 
@@ -205,9 +205,9 @@ class TranscriptListApi(APIView):
 
     @extend_schema(responses=TranscriptOutputSerializer(many=True), summary="The caller's transcripts (admins: all)")
     def get(self, request: Request) -> Response:
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(transcript_list_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(TranscriptOutputSerializer(page, many=True).data)
+        return paginated_response(
+            self, request, transcript_list_for_user(user=request.user), TranscriptOutputSerializer
+        )
 
     @extend_schema(
         request={"multipart/form-data": TranscriptUploadInputSerializer},

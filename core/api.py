@@ -16,7 +16,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import ApplicationError
@@ -25,6 +27,14 @@ from core.errors import ApplicationError
 class StandardPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+def paginated_response(view: Any, request: Request, queryset: Any, serializer: type[BaseSerializer[Any]]) -> Response:
+    """One page of `queryset` as the view's `pagination_class` writes it: the class drf-spectacular reads for the
+    schema's page wrapper, so what is returned and what is documented cannot part."""
+    paginator: PageNumberPagination = getattr(view, "pagination_class", StandardPagination)()
+    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdminRole
-from core.api import StandardPagination
+from core.api import StandardPagination, paginated_response
 from core.api_views import JobOutputSerializer
 from datasets_admin import selectors
 from datasets_admin.models import CATEGORIES, Comment, Dataset, DatasetRow, DatasetVersion, LectureCourse
@@ -71,14 +71,6 @@ class DatasetRowOutputSerializer(serializers.ModelSerializer[DatasetRow]):
         fields = ("position", "data")
 
 
-def _paginated(
-    view: APIView, request: Request, queryset: Any, serializer: type[serializers.BaseSerializer]
-) -> Response:
-    paginator = StandardPagination()
-    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
-
-
 class DatasetListApi(APIView):
     permission_classes = [IsAdminRole]
     pagination_class = StandardPagination  # the schema shows the page wrapper
@@ -97,7 +89,7 @@ class DatasetListApi(APIView):
                     {"kind": [f"Not a kind: choose one of {', '.join(Dataset.Kind.values)}."]}
                 )
             datasets = datasets.filter(kind=kind)
-        return _paginated(self, request, datasets, DatasetOutputSerializer)
+        return paginated_response(self, request, datasets, DatasetOutputSerializer)
 
 
 class DatasetDetailApi(APIView):
@@ -115,7 +107,7 @@ class DatasetRowsApi(APIView):
     @extend_schema(responses=DatasetRowOutputSerializer(many=True), summary="The rows of one version, in order")
     def get(self, request: Request, slug: str, number: int) -> Response:
         version = selectors.dataset_version_get(slug=slug, number=number)
-        return _paginated(
+        return paginated_response(
             self, request, DatasetRow.objects.filter(version=version).order_by("position"), DatasetRowOutputSerializer
         )
 
@@ -195,4 +187,4 @@ class CourseListApi(APIView):
 
     @extend_schema(responses=LectureCourseOutputSerializer(many=True), summary="Courses with uploaded lectures")
     def get(self, request: Request) -> Response:
-        return _paginated(self, request, selectors.course_list(), LectureCourseOutputSerializer)
+        return paginated_response(self, request, selectors.course_list(), LectureCourseOutputSerializer)

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from accounts.models import Role
 from accounts.permissions import HasAnyRole, IsStudent, IsTeacherOrAdmin, user_role
 from accounts.selectors import course_student_list
-from core.api import StandardPagination
+from core.api import StandardPagination, paginated_response
 from core.api_views import JobOutputSerializer
 from core.errors import ConflictError
 from grading.models import Assignment, Grade, Label, Question, Submission
@@ -210,14 +210,6 @@ class ReleaseOutputSerializer(serializers.Serializer[dict[str, int]]):
 # --- Views ------------------------------------------------------------------------------------------
 
 
-def _paginated(
-    view: APIView, request: Request, queryset: Any, serializer: type[serializers.BaseSerializer]
-) -> Response:
-    paginator = StandardPagination()
-    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
-
-
 class AssignmentListApi(APIView):
     permission_classes = [HasAnyRole]
     pagination_class = StandardPagination  # the schema shows the page wrapper
@@ -232,7 +224,7 @@ class AssignmentListApi(APIView):
         course = request.query_params.get("course")
         if course:
             assignments = assignments.filter(course_id=course) if course.isdigit() else assignments.none()
-        return _paginated(self, request, assignments, AssignmentOutputSerializer)
+        return paginated_response(self, request, assignments, AssignmentOutputSerializer)
 
 
 class AssignmentDetailApi(APIView):
@@ -319,7 +311,7 @@ class AssignmentGradeListApi(APIView):
             status=data.get("status"),
             student_id=data.get("student"),
         )
-        return _paginated(self, request, grades, GradeOutputSerializer)
+        return paginated_response(self, request, grades, GradeOutputSerializer)
 
 
 class GradeAcceptApi(APIView):
@@ -367,7 +359,7 @@ class SubmissionListApi(APIView):
         )
         if "assignment" in filters.validated_data:
             submissions = submissions.filter(question__assignment_id=filters.validated_data["assignment"])
-        return _paginated(self, request, submissions, SubmissionOutputSerializer)
+        return paginated_response(self, request, submissions, SubmissionOutputSerializer)
 
 
 class SubmissionCreateApi(APIView):
@@ -395,6 +387,6 @@ class GradeReleasedListApi(APIView):
 
     @extend_schema(responses=ReleasedGradeOutputSerializer(many=True), summary="The caller's released grades")
     def get(self, request: Request) -> Response:
-        return _paginated(
+        return paginated_response(
             self, request, grade_list_released_for_student(student=request.user), ReleasedGradeOutputSerializer
         )

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import HasAnyRole, IsStudent, IsTeacherOrAdmin
-from core.api import StandardPagination
+from core.api import StandardPagination, paginated_response
 from core.errors import NotFoundError
 from tutor.models import Problem, Turn, TutorSession
 from tutor.replies import ReplyEvents
@@ -148,9 +148,7 @@ class ProblemListApi(APIView):
 
     @extend_schema(responses=ProblemOutputSerializer(many=True), summary="Problems: assigned ones for students")
     def get(self, request: Request) -> Response:
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(problem_list_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(ProblemOutputSerializer(page, many=True).data)
+        return paginated_response(self, request, problem_list_for_user(user=request.user), ProblemOutputSerializer)
 
 
 class SessionListApi(APIView):
@@ -173,9 +171,7 @@ class SessionListApi(APIView):
             course_id=filters.validated_data.get("course"),
             problem_id=filters.validated_data.get("problem"),
         )
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(sessions, request, view=self)
-        return paginator.get_paginated_response(SessionOutputSerializer(page, many=True).data)
+        return paginated_response(self, request, sessions, SessionOutputSerializer)
 
     @extend_schema(
         request=SessionCreateInputSerializer,

@@ -35,17 +35,9 @@ from coaching.reflection.services import (
     dialogue_start,
     question_assign,
 )
-from core.api import StandardPagination
+from core.api import StandardPagination, paginated_response
 from core.api_views import JobOutputSerializer
 from core.errors import ApplicationError
-
-
-def _paginated(
-    view: APIView, request: Request, queryset: Any, serializer: type[serializers.BaseSerializer]
-) -> Response:
-    paginator = StandardPagination()
-    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
 def _course_filter(request: Request) -> int | None:
@@ -136,7 +128,7 @@ class DialogueListApi(APIView):
         course = _course_filter(request)
         if course is not None:
             dialogues = dialogues.filter(course_id=course)
-        return _paginated(self, request, dialogues, ReflectionDialogueSummarySerializer)
+        return paginated_response(self, request, dialogues, ReflectionDialogueSummarySerializer)
 
     @extend_schema(
         request=ReflectionDialogueInputSerializer,
@@ -223,7 +215,7 @@ class BankQuestionListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         questions = bank_question_list_for_user(user=request.user, course_id=_course_filter(request))
-        return _paginated(self, request, questions, ReflectionBankQuestionOutputSerializer)
+        return paginated_response(self, request, questions, ReflectionBankQuestionOutputSerializer)
 
     @extend_schema(
         request=ReflectionBankQuestionInputSerializer,
@@ -298,7 +290,7 @@ class AssignmentListApi(APIView):
         summary="Reflection questions assigned in the caller's courses",
     )
     def get(self, request: Request) -> Response:
-        return _paginated(
+        return paginated_response(
             self, request, assignment_list_for_user(user=request.user), ReflectionAssignmentOutputSerializer
         )
 
@@ -342,7 +334,7 @@ class AnswerListApi(APIView):
     def get(self, request: Request, assignment_id: int) -> Response:
         assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
         answers = answer_list_for_assignment(user=request.user, assignment=assignment)
-        return _paginated(self, request, answers, ReflectionAnswerOutputSerializer)
+        return paginated_response(self, request, answers, ReflectionAnswerOutputSerializer)
 
     @extend_schema(
         request=ReflectionAnswerInputSerializer,
