@@ -327,3 +327,28 @@ def attention_for_student(*, student: Any) -> list[AttentionItem]:
                 )
             )
     return items
+
+
+def feedback_corrections() -> list[dict[str, Any]]:
+    """Reviewed grades whose feedback a teacher rewrote: the machine's text and the teacher's, for training
+    (the distillation app reads them: edited = preferred, machine = rejected)."""
+    grades = (
+        Grade.objects.filter(status__in=Grade.REVIEWED_STATUSES)
+        .exclude(feedback="")
+        .exclude(model_feedback="")
+        .select_related("submission__question")
+        .order_by("pk")
+    )
+    return [
+        {
+            "question": grade.submission.question.text,
+            "reference_answers": list(grade.submission.question.reference_answers or []),
+            "answer": grade.submission.answer_text,
+            "label": grade.label,
+            "feedback": grade.feedback,
+            "machine_feedback": grade.model_feedback,
+            "was_overridden": grade.was_overridden,
+        }
+        for grade in grades
+        if grade.feedback.strip() != grade.model_feedback.strip()
+    ]
