@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from tests.accounts.factories import (
     StudentFactory,
     TeacherFactory,
 )
+from tests.worker import celery_worker
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -111,3 +114,10 @@ def active_grader(db: None, grader_artifact_dir: Path):
     )
     models.version_activate(version=version, task="grader", reason="tests")
     return version
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker on the default and models queues (tests/worker.py), for the length of a test."""
+    with celery_worker() as process:
+        yield process

@@ -14,7 +14,6 @@ from core.models import Job
 from datasets_admin.demo import DEMO_PASSWORD, demo_seed
 from tests.browser.test_login import log_in
 from tests.coaching.conftest import LESSON_TEXT, lesson_vtt
-from tests.coaching.conftest import models_worker as models_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -46,7 +45,7 @@ def test_demo_teacher_reads_the_demo_report_then_uploads_vtt_and_text(page, requ
     Job.objects.filter(status=Job.Status.QUEUED).exclude(kind__startswith="coaching").update(
         status=Job.Status.CANCELLED
     )
-    request.getfixturevalue("models_worker")
+    request.getfixturevalue("celery_worker_process")
     demo = Transcript.objects.get(is_demo=True)
 
     log_in(page, "teacher", DEMO_PASSWORD)

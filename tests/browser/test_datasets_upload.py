@@ -14,7 +14,6 @@ from datasets_admin.models import Comment, CommentCorrection, Lecture
 from datasets_admin.sight_demo import SIGHT_DEMO_DIR
 from tests.accounts.factories import AdminFactory
 from tests.browser.test_login import log_in
-from tests.core.test_worker import celery_worker_process  # noqa: F401 - the real worker, over the real broker
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +31,7 @@ def _comments_for(video: str) -> bytes:
 
 
 def test_admin_uploads_sight_files_sees_the_refusal_and_reads_course_and_lecture(
-    celery_worker_process,  # noqa: F811 - the fixture imported above
+    celery_worker_process,  # the real worker, over the real broker (tests/conftest.py)
     live_server,
     page,
     tmp_path,

@@ -18,7 +18,7 @@ from coaching.reflection.dialogue import STOP_SIGNAL
 from coaching.reflection.models import Answer, BankQuestion, Dialogue, QuestionAssignment
 from tests.browser.test_login import log_in
 from tests.coaching.reflection.conftest import CLOSED, GOOD, ScriptedServer
-from tests.coaching.reflection.worker import celery_worker
+from tests.worker import celery_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -1,15 +1,8 @@
-"""Coaching fixtures: small transcripts in every format, and a real Celery worker on the models queue."""
+"""Coaching fixtures: small transcripts in every format (the real Celery worker is tests/conftest.py's)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,30 +39,3 @@ def lesson_vtt() -> str:
 def _stamp(seconds: float) -> str:
     minutes, secs = divmod(seconds, 60)
     return f"00:{int(minutes):02d}:{secs:06.3f}"
-
-
-@pytest.fixture
-def models_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker process consuming the models queue, over the configured broker and test database."""
-    from tests.core.test_worker import _database_url
-
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    (ROOT / "var").mkdir(exist_ok=True)
-    log = open(ROOT / "var" / "test-coaching-worker.log", "wb")  # noqa: SIM115 - closed below
-    command = [sys.executable, "-m", "celery", "--app", "config", "worker", "--pool", "solo", "--loglevel", "INFO"]
-    command += ["--queues", "models", "--without-gossip", "--without-mingle"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()

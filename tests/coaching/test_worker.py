@@ -16,7 +16,7 @@ from tests.conftest import client_for
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def test_confirming_the_speakers_runs_the_analysis_on_the_models_worker(models_worker, school) -> None:
+def test_confirming_the_speakers_runs_the_analysis_on_the_models_worker(celery_worker_process, school) -> None:
     client = client_for(school.teacher)
     client.post(reverse("coaching:transcript_upload"), {"file": SimpleUploadedFile("l.vtt", lesson_vtt().encode())})
     transcript = Transcript.objects.get()
@@ -26,7 +26,7 @@ def test_confirming_the_speakers_runs_the_analysis_on_the_models_worker(models_w
         transcript.refresh_from_db()
         if not transcript.is_busy:
             break
-        assert models_worker.poll() is None, "the worker exited"
+        assert celery_worker_process.poll() is None, "the worker exited"
         time.sleep(1)
     assert transcript.status == Transcript.Status.READY, transcript.error
     assert transcript.job is not None and transcript.job.worker

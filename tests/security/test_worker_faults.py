@@ -22,7 +22,7 @@ from datasets_admin.demo import demo_seed
 from grading.models import Assignment, Grade, GradeChange, Submission
 from grading.services import GRADING_CHUNK, assignment_grading_start, submission_create
 from tests.accounts.factories import EnrollmentFactory, StudentFactory
-from tests.core.test_worker import _database_url
+from tests.worker import database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -42,7 +42,7 @@ def start_worker(transactional_db: None) -> Iterator[Callable[[str], subprocess.
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "JOB_HEARTBEAT_SECONDS": HEARTBEAT_SECONDS,
             "JOB_STALE_SECONDS": STALE_SECONDS,
