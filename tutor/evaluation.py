@@ -25,20 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from models_runtime import api as models
-from tutor.diagnosis import first_wrong_step_by_order, first_wrong_step_label
-from tutor.numbers import contains_number, format_number, numbers_in, same_number
-from tutor.policy import (
-    POLICY_VERSION,
-    STUDENT,
-    TUTOR,
-    DialogueTurn,
-    ProblemFacts,
-    ReplyGate,
-    ReplyPlan,
-    final_answer_from_solution,
-    reply_plan,
-    states_answer,
-)
+from tutor.policy import POLICY_VERSION
+from tutor.policy.diagnosis import first_wrong_step_by_order, first_wrong_step_label
+from tutor.policy.dialogue import STUDENT, TUTOR, DialogueTurn
+from tutor.policy.gate import ReplyGate
+from tutor.policy.messages import states_answer
+from tutor.policy.numbers import contains_number, format_number, numbers_in, same_number
+from tutor.policy.plan import ReplyPlan
+from tutor.policy.planning import reply_plan
+from tutor.policy.solution import ProblemFacts, final_answer_from_solution
 from tutor.replies import PROMPTS_DIR, STOP, TASK, reply_prompt, reply_reveals_answer
 
 HELDOUT_FRACTION = 0.2

@@ -24,7 +24,7 @@ from typing import Any
 
 from core.errors import FileImportError
 from core.parsing import JsonTooDeepError, json_loads_bounded
-from tutor.policy import final_answer_from_solution
+from tutor.policy.solution import final_answer_from_solution
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_REPORTED_PROBLEMS = 50

@@ -33,8 +33,10 @@ from django.utils import timezone
 
 from models_runtime import api as models
 from tutor.models import Turn, TutorSession
-from tutor.numbers import contains_number, numbers_in
-from tutor.policy import ProblemFacts, ReplyGate, ReplyPlan, plan_from_dict
+from tutor.policy.gate import ReplyGate
+from tutor.policy.numbers import contains_number, numbers_in
+from tutor.policy.plan import ReplyPlan, plan_from_dict
+from tutor.policy.solution import ProblemFacts
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,10 @@ from accounts.permissions import course_is_taught_by, user_role
 from core.errors import ApplicationError, ConflictError, NotFoundError, PermissionDeniedError
 from tutor.importers import ProblemImportError, problem_rows_parse
 from tutor.models import Problem, Turn, TutorSession, TutorSettings
-from tutor.policy import STUDENT, DialogueTurn, ProblemFacts, plan_to_dict, reply_plan
+from tutor.policy.dialogue import STUDENT, DialogueTurn
+from tutor.policy.plan import plan_to_dict
+from tutor.policy.planning import reply_plan
+from tutor.policy.solution import ProblemFacts
 
 
 @transaction.atomic

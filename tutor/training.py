@@ -1,7 +1,7 @@
 """Fine-tuning the tutor's model on teachers' replies (`manage.py train_tutor_model`).
 
 The policy decides every reply and writes it in code; the model only says it in a teacher's words (and the
-gate in `policy.py` checks whatever it writes). So the model learns exactly that step: for each teacher turn
+gate in `tutor.policy` checks whatever it writes). So the model learns exactly that step: for each teacher turn
 of a MathDial dialogue, the prompt is the one the product sends (`replies.reply_prompt`: the problem, the
 student's last message and the policy's planned reply for the dialogue so far) and the target is what the
 human teacher actually said. Teachers' corrections in Tutorloop (a flagged reply with the better one written
@@ -34,7 +34,9 @@ from core.services import job_progress_set
 from models_runtime import api as models
 from models_runtime.api import ActivationNeedsConfirmation, ModelVersion, model_dir_for
 from tutor.evaluation import dialogues_load, heldout
-from tutor.policy import STUDENT, TUTOR, DialogueTurn, plan_from_dict, reply_plan
+from tutor.policy.dialogue import STUDENT, TUTOR, DialogueTurn
+from tutor.policy.plan import plan_from_dict
+from tutor.policy.planning import reply_plan
 from tutor.replies import TASK, reply_prompt
 
 logger = logging.getLogger(__name__)

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.tutor.test_policy import DESK, FIRST_ATTEMPT, SPOONS, play
-from tutor.numbers import format_number
-from tutor.policy import ProblemFacts, ReplyGate, plan_text_violation
-from tutor.sentences import ill_formed_reason, whole_sentences_end
+from tutor.policy.checks import plan_text_violation
+from tutor.policy.gate import ReplyGate
+from tutor.policy.numbers import format_number
+from tutor.policy.sentences import ill_formed_reason, whole_sentences_end
+from tutor.policy.solution import ProblemFacts
 
 SHIPPED = Path(__file__).resolve().parents[2] / "datasets_admin" / "demo_data" / "mathdial_problems.json"
 JASPER = ProblemFacts.build(

@@ -94,7 +94,7 @@ def test_evaluate_judgment_with_scripted_students(mathdial_file: Path) -> None:
 
 def test_the_diagnosis_labels_are_written_from_the_data() -> None:
     from tests.tutor.test_policy import DESK, SPOONS
-    from tutor.diagnosis import first_wrong_step_by_order, first_wrong_step_label
+    from tutor.policy.diagnosis import first_wrong_step_by_order, first_wrong_step_label
 
     assert first_wrong_step_label(SPOONS, "12 - 3 = 9 and 9 - 5 = 4\n 4") == 0
     assert first_wrong_step_label(SPOONS, "12 + 3 = 15 and 15 - 3 = 12\n 12") == 1

@@ -5,21 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tests.tutor.factories import SPOONS_SOLUTION, SPOONS_STATEMENT
-from tutor.numbers import expression_value, format_number, numbers_in, parse_number
-from tutor.policy import (
-    DialogueTurn,
-    ProblemFacts,
-    ReplyGate,
-    final_answer_from_solution,
-    is_real_attempt,
-    message_kind,
-    plan_from_dict,
-    plan_to_dict,
-    reply_plan,
-    reply_violation,
-    solution_steps,
-    states_answer,
-)
+from tutor.policy.checks import reply_violation
+from tutor.policy.dialogue import DialogueTurn, is_real_attempt
+from tutor.policy.gate import ReplyGate
+from tutor.policy.messages import message_kind, states_answer
+from tutor.policy.numbers import expression_value, format_number, numbers_in, parse_number
+from tutor.policy.plan import plan_from_dict, plan_to_dict
+from tutor.policy.planning import reply_plan
+from tutor.policy.solution import ProblemFacts, final_answer_from_solution, solution_steps
 
 SPOONS = ProblemFacts.build(statement=SPOONS_STATEMENT, worked_solution=SPOONS_SOLUTION, final_answer="10")
 DESK = ProblemFacts.build(

@@ -10,12 +10,10 @@ result is the wrong number to ask about; otherwise the step is missing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from tutor.numbers import EQUATION_RE, contains_number, number_mentions, numbers_in, parse_number, same_number
-
-if TYPE_CHECKING:
-    from tutor.policy import ProblemFacts, Step
+from tutor.policy.numbers import EQUATION_RE, contains_number, number_mentions, numbers_in, parse_number, same_number
+from tutor.policy.solution import ProblemFacts, Step
 
 
 @dataclass(frozen=True)

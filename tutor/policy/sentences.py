@@ -1,6 +1,6 @@
 """Sentence-level checks on what the tutor says: whole sentences, well formed, with the right polarity.
 
-Pure functions over text (no Django, no model). The gate (`tutor.policy.ReplyGate`) runs them on every
+Pure functions over text (no Django, no model). The gate (`tutor.policy.gate.ReplyGate`) runs them on every
 sentence the model writes and on the policy's own planned text, so that a garbled template sentence
 ("What is the height of the hill is the difference ... which?") is caught by the same rule as a garbled
 model sentence.
