@@ -1,4 +1,4 @@
-"""The `openai` backend: any OpenAI-compatible chat server (vLLM, llama.cpp server, our own serve_model).
+"""The `openai` backend: any OpenAI-compatible chat server (llama.cpp's server, vLLM, a hosted API).
 
 Requests go over HTTP with httpx. Transient failures (the server is starting, restarting, overloaded or
 briefly unreachable) are retried with exponential backoff; errors that retrying cannot fix (a bad request,
@@ -34,7 +34,7 @@ MAX_BATCH_IN_FLIGHT = 8
 BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_MAX_SECONDS = 8.0
 # How the common servers word "the prompt does not fit": vLLM ("maximum context length"), OpenAI
-# (code context_length_exceeded), llama.cpp ("exceeds the available context size"), our serve_model.
+# (code context_length_exceeded), llama.cpp ("exceeds the available context size").
 CONTEXT_LENGTH_PATTERN = re.compile(
     r"context[ _](length|window|size)|maximum context|prompt is too long|too many tokens|input is too long",
     re.IGNORECASE,
@@ -263,7 +263,11 @@ class OpenAIBackend:
             prompt_tokens=_int(usage.get("prompt_tokens")),
             completion_tokens=_int(usage.get("completion_tokens")),
             finish_reason=_finish_reason(choice.get("finish_reason") if isinstance(choice, dict) else None),
-            extra={"server": self.base_url, "id": body.get("id")},
+            extra={
+                "server": self.base_url,
+                "id": body.get("id"),
+                **_cache_figures(usage, body.get("timings") if isinstance(body.get("timings"), dict) else {}),
+            },
         )
 
 
@@ -281,6 +285,7 @@ class OpenAIStreamHandle:
         self._pieces: list[str] = []
         self._model = backend.model
         self._usage: dict[str, Any] = {}
+        self._timings: dict[str, Any] = {}
         self._finish_reason: str | None = None
         self._first_piece_at: float | None = None
         self._id: str | None = None
@@ -315,6 +320,7 @@ class OpenAIStreamHandle:
                 "server": self._backend.base_url,
                 "id": self._id,
                 "first_token_seconds": (self._first_piece_at or time.monotonic()) - self._started,
+                **_cache_figures(self._usage, self._timings),
             },
         )
 
@@ -429,6 +435,8 @@ class OpenAIStreamHandle:
             self._model = chunk["model"]
         if isinstance(chunk.get("usage"), dict):
             self._usage = chunk["usage"]
+        if isinstance(chunk.get("timings"), dict):
+            self._timings = chunk["timings"]
         choices = chunk.get("choices")
         if not isinstance(choices, list):
             raise self._backend._nonsense(f"a stream event lacks choices: {_excerpt(data)}")
@@ -452,6 +460,21 @@ class OpenAIStreamHandle:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+def _cache_figures(usage: dict[str, Any], timings: dict[str, Any]) -> dict[str, Any]:
+    """How much of the prompt the server took from its prompt cache, where it says: OpenAI and vLLM in
+    `usage.prompt_tokens_details.cached_tokens`, llama.cpp in `timings` (`cache_n` cached, `prompt_n` read
+    now), which is passed on whole as `server_timings`."""
+    figures: dict[str, Any] = {}
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+        figures["cached_prompt_tokens"] = details["cached_tokens"]
+    if timings:
+        figures["server_timings"] = timings
+        if isinstance(timings.get("cache_n"), int):
+            figures["cached_prompt_tokens"] = timings["cache_n"]
+    return figures
+
+
 def _shutdown_socket(response: httpx.Response) -> None:
     stream = response.extensions.get("network_stream")
     sock = stream.get_extra_info("socket") if stream is not None else None

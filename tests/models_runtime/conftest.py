@@ -76,6 +76,12 @@ def wait_until_serving(server: LlamaServer) -> None:
     raise RuntimeError(f"llama-server did not serve within {STARTUP_SECONDS} s:\n{server.log()}")
 
 
+def slots_busy(server: LlamaServer) -> int:
+    """How many of the server's slots are writing now."""
+    slots = httpx.get(f"{server.url}/slots", params={"model": DEFAULT_STUDENT_NAME}, timeout=10).json()
+    return sum(1 for slot in slots if slot.get("is_processing"))
+
+
 def stop_llama_server(server: LlamaServer) -> None:
     server.process.terminate()
     try:

@@ -53,10 +53,12 @@ def test_an_unknown_dtype_is_a_clear_configuration_error(settings) -> None:
 
 
 @pytest.mark.django_db
-def test_the_local_engine_runs_in_the_configured_dtype() -> None:
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_local_engine_loads_its_weights_in_the_dtype_it_is_given(dtype: str) -> None:
+    import torch
+
     from models_runtime.backends.local import engine_for
     from models_runtime.registry import model_dir_for
 
-    engine = engine_for(model_dir_for("smollm2-135m-instruct"))
-    assert str(engine.model.dtype) == f"torch.{engine.dtype}"
-    assert engine.dtype == dtype_name()
+    engine = engine_for(model_dir_for("smollm2-135m-instruct"), dtype=dtype)
+    assert {parameter.dtype for parameter in engine.model.parameters()} == {getattr(torch, dtype)}

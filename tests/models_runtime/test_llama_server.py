@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 
-import httpx
 import pytest
 from pydantic import BaseModel, Field
 
@@ -19,6 +18,7 @@ from models_runtime.types import ChatRequest, ChatResult
 from tests.models_runtime.conftest import (
     LlamaServer,
     free_port,
+    slots_busy,
     start_llama_server,
     stop_llama_server,
 )
@@ -29,11 +29,6 @@ LONG_QUESTION = [{"role": "user", "content": "Count from 1 to 300, separated by 
 
 def backend(server: LlamaServer, **options: object) -> OpenAIBackend:
     return OpenAIBackend(base_url=server.base_url, model=DEFAULT_STUDENT_NAME, timeout=120, **options)  # type: ignore[arg-type]
-
-
-def slots_busy(server: LlamaServer) -> int:
-    slots = httpx.get(f"{server.url}/slots", params={"model": DEFAULT_STUDENT_NAME}, timeout=10).json()
-    return sum(1 for slot in slots if slot.get("is_processing"))
 
 
 def test_a_stream_gives_the_same_greedy_text_as_a_plain_completion(llama_server: LlamaServer) -> None:
