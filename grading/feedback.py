@@ -281,6 +281,15 @@ def _unusable(text: str, item: FeedbackItem) -> bool:
     )
 
 
+def _version_keeps_own_draft() -> bool:
+    """Whether the version writing feedback is one an admin promoted from a distillation run (issue 23): its
+    draft is kept whenever it passes the checks, instead of only when it agrees with the retrieved texts."""
+    try:
+        return bool((models.version_for_task("feedback").metrics or {}).get("keeps_own_draft"))
+    except models.ModelError:
+        return False
+
+
 def feedback_write(
     items: list[FeedbackItem], *, bank: FeedbackBank, use_model: bool = True, max_new_tokens: int = 70
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -326,6 +335,7 @@ def feedback_write(
             # wait for it: teachers' feedback on similar answers is chosen, and the provenance says why.
             model_note = error.message
 
+    keeps_own_draft = any(generation is not None for generation in generations) and _version_keeps_own_draft()
     results: list[tuple[str, dict[str, Any]]] = []
     # A teacher's text written for one answer is given to one answer of the batch only (unless they are
     # the same answer): three different answers never read the same retrieved sentence.
@@ -348,6 +358,10 @@ def feedback_write(
             written = _clean(generation.text)
             if _unusable(written, item):
                 source = f"{source}_after_check"
+            elif keeps_own_draft:
+                # A distilled version an admin promoted for this task: its own text, once it passes the checks.
+                text, source = written, "generated"
+                provenance["feedback_choice"] = "promoted_version_own_draft"
             elif pool:
                 tokens = _rouge_tokens(written)
                 agreements = np.array([rouge_l(bank.tokens(index), tokens) for index in pool])
