@@ -23,6 +23,7 @@ from django.utils.text import slugify
 from core.errors import ApplicationError
 from core.models import Job
 from core.services import job_create, job_progress_set
+from datasets_admin import app_datasets
 from datasets_admin import classifier as clf
 from datasets_admin.models import (
     CATEGORIES,
@@ -482,6 +483,11 @@ def classifier_train(
         embedding = _vector(comment.embedding) if comment.embedding else models_api.embed([comment.text])[0]
         examples.append(clf.TrainingExample(comment.text, embedding, labels))
     parameters = clf.classifier_fit(examples, c_value=c_value)
+    training_rows = [
+        {"comment": e.text, "labels": e.labels, "source": "sight-annotated" if i < len(training) else "correction"}
+        for i, e in enumerate(examples)
+    ]
+    heldout_rows = [{"comment": h.text, "labels": h.labels, "source": "sight-annotated"} for h in heldout]
     held_vectors = vectors[len(training) :]
     predicted = clf.classifier_labels(
         parameters, clf.classifier_scores(parameters, held_vectors, [h.text for h in heldout])
@@ -494,7 +500,47 @@ def classifier_train(
         "metrics": metrics,
         "training_size": len(examples),
         "corrections_used": len(by_comment),
+        # Not part of the shipped artifact: what classifier_datasets_register records in the registry.
+        "_training_rows": training_rows,
+        "_heldout_rows": heldout_rows,
     }
+
+
+def classifier_datasets_register(*, artifact: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """Register the classifier's training set and held-out evaluation set, and lock both for `job_id` (the
+    job that trained on them): the versions a classifier was trained and measured on never change after.
+    Returns {"training": "<slug>@<n>", "evaluation": "<slug>@<n>"} for the classifier's metrics."""
+    used = {}
+    for key, slug, name, kind, rows in (
+        (
+            "training",
+            "comment-classifier-training",
+            "Comment classifier: training comments (SIGHT's annotated train and expansion rows, admins' corrections)",
+            Dataset.Kind.TRAINING_SET,
+            artifact.pop("_training_rows", []),
+        ),
+        (
+            "evaluation",
+            "comment-classifier-heldout",
+            "Comment classifier: held-out comments (SIGHT's annotated validation rows)",
+            Dataset.Kind.EVALUATION_SET,
+            artifact.pop("_heldout_rows", []),
+        ),
+    ):
+        if not rows:
+            continue
+        version = dataset_register(
+            slug=slug,
+            name=name,
+            kind=kind,
+            owner_app="datasets_admin",
+            source="SIGHT sample_annotated.csv (Wang et al., BEA 2023), both people's labels; admins' corrections",
+            license=SIGHT_LICENSE,
+            rows=rows,
+        )
+        dataset_version_lock(version=version, job_id=job_id)
+        used[key] = f"{slug}@{version.number}"
+    return used
 
 
 @transaction.atomic
@@ -603,6 +649,7 @@ def classifier_training_start(*, user: Any) -> Job:
 def classifier_training_run(*, job: Job) -> dict[str, Any]:
     job_progress_set(job=job, progress=0, total=3, message="Embedding the labelled comments")
     artifact = classifier_train(annotated=annotated_comments_read(ANNOTATED_COMMENTS))
+    artifact["metrics"]["datasets"] = classifier_datasets_register(artifact=artifact, job_id=str(job.pk))
     job_progress_set(job=job, progress=2, message="Relabelling the stored comments")
     version = classifier_install(artifact=artifact, job_id=str(job.pk))
     return {
@@ -900,6 +947,45 @@ def dataset_sync_from_apps(*, user: Any) -> list[DatasetVersion]:
             source="Tutorloop tutoring sessions",
             license="The school's own data",
             rows=list(training_pair_rows(user=user)),
+        ),
+        dataset_register(
+            slug="graded-answers",
+            name="Graded answers with teachers' corrections",
+            kind=Dataset.Kind.GRADED_ANSWERS,
+            owner_app="grading",
+            source="Tutorloop grading: reviewed grades (the grader's label, score and feedback beside the teacher's)",
+            license="The school's own data",
+            rows=list(app_datasets.graded_answer_rows(user=user)),
+            description="Students are pseudonyms (student-N).",
+        ),
+        dataset_register(
+            slug="coaching-transcripts",
+            name="Coaching transcripts with their analyses",
+            kind=Dataset.Kind.COACHING_TRANSCRIPTS,
+            owner_app="coaching",
+            source="Tutorloop coaching: analysed classroom transcripts, turn by turn, with the report",
+            license="The school's own data",
+            rows=list(app_datasets.coaching_transcript_rows(user=user)),
+            description="Speakers are pseudonyms (speaker-N) with their role.",
+        ),
+        dataset_register(
+            slug="reflection-dialogues",
+            name="Reflection-question dialogues",
+            kind=Dataset.Kind.REFLECTION_DIALOGUES,
+            owner_app="coaching.reflection",
+            source="Tutorloop reflection questions: the Student-Teacher dialogues, round by round",
+            license="The school's own data",
+            rows=list(app_datasets.reflection_dialogue_rows(user=user)),
+        ),
+        dataset_register(
+            slug="reflection-answers",
+            name="Reflection questions and students' answers",
+            kind=Dataset.Kind.REFLECTION_DIALOGUES,
+            owner_app="coaching.reflection",
+            source="Tutorloop reflection questions: assigned questions and the answers students wrote",
+            license="The school's own data",
+            rows=list(app_datasets.reflection_answer_rows(user=user)),
+            description="Students are pseudonyms (student-N).",
         ),
     ]
     return versions

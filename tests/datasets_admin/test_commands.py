@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from core.models import Job
 from core.services import job_run
-from datasets_admin.models import ClassifierVersion, Comment, Dataset, Lecture
+from datasets_admin.models import ClassifierVersion, Comment, Dataset, DatasetVersion, Lecture
 from datasets_admin.services import classifier_training_run, classifier_training_start, comment_label_toggle
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +96,13 @@ def test_retraining_learns_from_corrections_and_relabels(db, school, tmp_path) -
     comment.refresh_from_db()
     assert comment.provenance["classifier_version"] == version.version
     assert ("bookmark" in comment.categories) is comment.corrections.get(category="bookmark").is_present
+    # The rows it was trained and measured on are registered and locked for the job: they never change after.
+    training = DatasetVersion.objects.get(dataset__slug="comment-classifier-training")
+    heldout = DatasetVersion.objects.get(dataset__slug="comment-classifier-heldout")
+    assert (training.is_locked, training.locked_by_job, training.row_count) == (True, str(job.pk), 180)
+    assert (heldout.is_locked, heldout.locked_by_job, heldout.row_count) == (True, str(job.pk), 60)
+    assert version.metrics["datasets"] == {
+        "training": "comment-classifier-training@1",
+        "evaluation": "comment-classifier-heldout@1",
+    }
+    assert training.rows.filter(data__source="correction").count() == 1

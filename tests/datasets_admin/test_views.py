@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -182,4 +183,63 @@ def test_other_apps_data_is_registered_through_their_selectors(db, school) -> No
         "tutor", "tutoring_sessions", 1, 0,
     )  # fmt: skip
     client_for(school.admin).post(reverse("datasets_admin:dataset_sync"))
-    assert DatasetVersion.objects.count() == 2  # nothing changed: no new version
+    assert DatasetVersion.objects.count() == 6  # six data sets, and nothing changed: no new version
+
+
+def test_graded_answers_coaching_and_reflection_are_registered_without_names(db, school) -> None:
+    import datetime
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from coaching.models import CoachingReport, Transcript
+    from coaching.reflection.models import Answer, BankQuestion, Dialogue, QuestionAssignment
+    from grading.models import Assignment, Grade, Question, Submission
+
+    assignment = Assignment.objects.create(course=school.course, title="Networks 1")
+    question = Question.objects.create(
+        assignment=assignment, text="What does TCP add?", reference_answers=["Reliability"], max_points=Decimal(1)
+    )
+    answered = Submission.objects.create(question=question, student=school.student, answer_text="Ordering")
+    pending = Submission.objects.create(question=question, student=school.other_student, answer_text="Speed")
+    common = {"confidence": 0.5, "model_label": "incorrect", "model_score": Decimal(0), "model_feedback": "No."}
+    Grade.objects.create(
+        submission=answered, label="partially_correct", score=Decimal("0.5"), feedback="Ordering, yes; and?",
+        status=Grade.Status.OVERRIDDEN, was_overridden=True, **common,
+    )  # fmt: skip
+    Grade.objects.create(submission=pending, label="incorrect", score=Decimal(0), feedback="No.", **common)
+    transcript = Transcript.objects.create(teacher=school.teacher, title="Fractions", source_format="text")
+    transcript.utterances.create(line=1, speaker="Ms Rivera", role="teacher", text="Why is it half?")
+    transcript.utterances.create(line=2, speaker="Sam Lee", role="student", text="Because two parts.")
+    CoachingReport.objects.create(transcript=transcript, student_talk_share=0.4, provenance={"policy": "t"})
+    Transcript.objects.create(teacher=school.teacher, title="Not analysed yet", source_format="text")
+    dialogue = Dialogue.objects.create(
+        course=school.course, topic="Photosynthesis", level="grade 8", final_question="Why do leaves need light?"
+    )
+    dialogue.rounds.create(number=1, draft="What is light?", checks=[], coaching="Ask why.")
+    bank = BankQuestion.objects.create(course=school.course, text="Why do leaves need light?", dialogue=dialogue)
+    assigned = QuestionAssignment.objects.create(
+        question=bank, course=school.course, due_at=timezone.now() + datetime.timedelta(days=3)
+    )
+    Answer.objects.create(assignment=assigned, student=school.student, text="To make sugar.")
+
+    assert client_for(school.admin).post(reverse("datasets_admin:dataset_sync")).status_code == 302
+    versions = {v.dataset.slug: v for v in DatasetVersion.objects.select_related("dataset").prefetch_related("rows")}
+    graded = [row.data for row in versions["graded-answers"].rows.all()]
+    assert [(r["answer"], r["label"], r["model_label"], r["student"]) for r in graded] == [
+        ("Ordering", "partially_correct", "incorrect", "student-1")
+    ]  # the grade still awaiting review is not a teacher's decision yet
+    coaching = [row.data for row in versions["coaching-transcripts"].rows.all()]
+    assert [r["title"] for r in coaching] == ["Fractions"]
+    turns = [(t["speaker"], t["role"]) for t in coaching[0]["turns"]]
+    assert turns == [("speaker-1", "teacher"), ("speaker-2", "student")]
+    assert "Rivera" not in json.dumps(coaching) and "Sam Lee" not in json.dumps(coaching)
+    dialogues = [row.data for row in versions["reflection-dialogues"].rows.all()]
+    assert dialogues[0]["final_question"] == "Why do leaves need light?"
+    assert dialogues[0]["rounds"][0]["coaching"] == "Ask why."
+    answers = [row.data for row in versions["reflection-answers"].rows.all()]
+    assert [(r["question"], r["answer"], r["student"]) for r in answers] == [
+        ("Why do leaves need light?", "To make sugar.", "student-1")
+    ]
+    assert versions["graded-answers"].dataset.kind == "graded_answers"
+    assert school.student.username not in json.dumps(graded + answers)

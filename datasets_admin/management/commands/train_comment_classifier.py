@@ -10,6 +10,7 @@ from datasets_admin.services import (
     ANNOTATED_COMMENTS,
     SHIPPED_CLASSIFIER,
     annotated_comments_read,
+    classifier_datasets_register,
     classifier_install,
     classifier_train,
 )
@@ -39,6 +40,12 @@ class Command(BaseCommand):
             use_corrections=not options["no_corrections"],
             c_value=options["c_value"],
         )
+        # The rows it was trained and measured on: registered and locked only when this version is installed.
+        if options["activate"]:
+            artifact["metrics"]["datasets"] = classifier_datasets_register(artifact=artifact, job_id="command")
+        else:
+            artifact.pop("_training_rows", None)
+            artifact.pop("_heldout_rows", None)
         if options["output"]:
             options["output"].write_text(json.dumps(artifact, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         if options["activate"]:
