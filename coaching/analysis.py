@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-POLICY_VERSION = "coaching-policy-3"
+POLICY_VERSION = "coaching-policy-4"
 
 MOVES = {
     "keeping_together": "Keeping everyone together",
@@ -712,6 +712,10 @@ SUGGESTION_TEXT = {
     "it yourself.",
     "student_talk": "Around line {line}, hand the thinking to students for a moment (“Turn to your partner and explain "
     "how you got it”) before you explain.",
+    "relating_question": "At line {line}, before answering {speaker}'s question yourself, hand it to the class: "
+    "“What do others think?” or “Who has an idea about that?”.",
+    "one_question": "At line {line}, ask one of these questions, the one that makes students think most, and wait for "
+    "its answer before asking the next.",
 }
 
 # How often a move may already appear in a segment's teacher turns before recommending it is redundant.
@@ -722,10 +726,22 @@ ALREADY_FREQUENT = {
     "open_question": 0.4,
     "wait_time": 0.6,
     "student_talk": 0.45,
+    "one_question": 0.9,
 }
+# A student's question about the content (not about the routine: "Can I go?", "Do we just play one game?").
+STUDENT_CONTENT_QUESTION = re.compile(
+    r"\b(what if|if|why|how (do|does|did|can|come|many|much)|what (is|does|do|would)|is it|does it|would it)\b", re.I
+)
 
 
-def _move_present(move: str, analysis: UtteranceAnalysis) -> bool:
+def stacked_questions(text: str) -> int:
+    """How many questions a turn asks (sentences ending with a question mark)."""
+    return sum(1 for s in sentences(text) if s.endswith("?"))
+
+
+def _move_present(move: str, analysis: UtteranceAnalysis, turn: Turn | None = None) -> bool:
+    if move == "one_question":
+        return turn is not None and stacked_questions(turn.text) == 1
     if move == "open_question":
         return analysis.question == "open"
     if move == "revoicing":
@@ -759,20 +775,31 @@ def suggestion_is_redundant(
             if segment and segment.student_talk_share >= ALREADY_FREQUENT[move]
             else ""
         )
-    nearby = [analyses[j] for j in range(index, min(len(turns), index + 5)) if turns[j].role == "teacher"][:2]
-    if any(_move_present(move, a) for a in nearby):
-        return f"the teacher already did it at line {next(a.line for a in nearby if _move_present(move, a))}"
+    if move == "one_question" and stacked_questions(turns[index].text) < 3:
+        return "the turn it points at does not stack questions"
+    window = range(index, min(len(turns), index + 5))
+    nearby = [(turns[j], analyses[j]) for j in window if turns[j].role == "teacher"][:2]
+    if move == "one_question":
+        nearby = nearby[1:]  # the turn pointed at stacks its questions; did the teacher narrow down right after?
+    present = [a for t, a in nearby if _move_present(move, a, t)]
+    if present:
+        return f"the teacher already did it at line {present[0].line}"
     if segment is not None:
         in_segment = [
-            a
+            (t, a)
             for t, a in zip(turns, analyses, strict=True)
             if segment.first_line <= t.line <= segment.last_line and t.role == "teacher"
         ]
         if move == "open_question":
-            asked = [a for a in in_segment if a.question]
+            asked = [a for _t, a in in_segment if a.question]
             rate = sum(1 for a in asked if a.question == "open") / len(asked) if asked else 0.0
+        elif move == "one_question":
+            asked_turns = [t for t, a in in_segment if a.question]
+            rate = (
+                sum(1 for t in asked_turns if stacked_questions(t.text) == 1) / len(asked_turns) if asked_turns else 0.0
+            )
         else:
-            rate = sum(1 for a in in_segment if _move_present(move, a)) / len(in_segment) if in_segment else 0.0
+            rate = sum(1 for t, a in in_segment if _move_present(move, a, t)) / len(in_segment) if in_segment else 0.0
         if rate >= ALREADY_FREQUENT[move]:
             return f"the teacher already does it often in that part of the lesson ({round(100 * rate)}% of turns)"
     return ""
@@ -892,6 +919,44 @@ def _suggestion_candidates(
                     related=t.line,
                 )
             )
+        # A student's question about the content that the teacher answered at once: hand it to the class.
+        asked_by_students = 0
+        for t, _a in part:
+            i = index_of[t.line]
+            if (
+                t.role == "student"
+                and t.text.rstrip().endswith("?")
+                and len(words(t.text)) >= 5
+                and STUDENT_CONTENT_QUESTION.search(t.text)
+                and i + 1 < len(turns)
+                and turns[i + 1].role == "teacher"
+            ):
+                candidates.append(
+                    _suggestion(
+                        t,
+                        "relating",
+                        "Hand a student's question to the class",
+                        f"{t.speaker} asked a question about the work; "
+                        f"the teacher answered it at line {turns[i + 1].line}.",
+                        about=t,
+                        related=turns[i + 1].line,
+                        wording="relating_question",
+                    )
+                )
+                asked_by_students += 1
+                if asked_by_students == 2:
+                    break
+        # Several questions in one breath: students answer the last, or none.
+        stacked = [t for t, _a in teacher if stacked_questions(t.text) >= 3]
+        for t in stacked[:2]:
+            candidates.append(
+                _suggestion(
+                    t,
+                    "one_question",
+                    "One question at a time",
+                    f"The turn at line {t.line} asks {stacked_questions(t.text)} questions in a row.",
+                )
+            )
         longest = max(teacher, key=lambda item: len(words(item[0].text)))[0]
         if len(words(longest.text)) >= 40:
             candidates.append(
@@ -945,7 +1010,7 @@ def suggestions_select(
         seen.add((candidate.line, candidate.move))
         kept.append(candidate)
     redundant = sum(reasons.values())
-    kept = _varied(_spread(kept, limit=len(kept), gap=1), limit=limit)
+    kept = _varied(_spread(kept, limit=len(kept), gap=0), limit=limit)  # one suggestion per line
     check = {
         "candidates": len(candidates),
         "redundant": redundant,

@@ -128,3 +128,57 @@ def test_text_and_vtt_of_one_lesson_give_the_same_moves() -> None:
     vtt = parsed_to_turns(transcript_parse(lesson_vtt().encode(), filename="l.vtt"), teacher_speakers=["Teacher"])
     moves = [a.move for a in lesson_analyse(text, uptake=_uptake_pairs).utterances]
     assert moves == [a.move for a in lesson_analyse(vtt, uptake=_uptake_pairs).utterances]
+
+
+def _turns(lines: list[tuple[str, str]]) -> list[Turn]:
+    return [
+        Turn(number, speaker, "teacher" if speaker == "Teacher" else "student", text)
+        for number, (speaker, text) in enumerate(lines, start=1)
+    ]
+
+
+def test_a_teacher_who_presses_and_opens_still_gets_three_grounded_suggestions() -> None:
+    # A teacher who already asks for reasons and asks open questions: the generic advice is redundant, so the
+    # suggestions come from what the lesson shows: a student's question the teacher answered at once, three
+    # questions in one breath, an answer only the teacher responded to.
+    turns = _turns(
+        [
+            ("Teacher", "Why do you think the tens place matters here? How do you know? What did you try first?"),
+            ("Ana", "What if you get a wild card? What number is a wild card?"),
+            ("Teacher", "You make it whatever you want, any digit from zero to nine."),
+            ("Ben", "I put the nine in the hundreds because it makes the biggest number."),
+            ("Teacher", "Why did you put the nine there? Explain your thinking."),
+            ("Ana", "Because 999 plus 1 equals 1,000 so it is the closest one."),
+            ("Teacher", "Why is that the closest? How could you check it?"),
+            ("Ben", "If I have 93, do I need to make it closer to 1,000?"),
+            ("Teacher", "Yes, you need three digits at all times, so keep the hundreds."),
+            ("Ana", "I think the eights are better because the sum is under."),
+            ("Teacher", "Why would the eights be better? How do you know they stay under?"),
+        ]
+    )
+    analysis = lesson_analyse(turns, uptake=_uptake_pairs)
+    titles = [s.title for s in analysis.suggestions]
+    assert len(analysis.suggestions) >= 3, titles
+    assert "Hand a student's question to the class" in titles
+    line_of = {t.line: t for t in turns}
+    for suggestion in analysis.suggestions:
+        assert suggestion.quote in line_of[suggestion.line].text
+        assert suggestion_is_redundant(suggestion, turns, analysis.utterances, analysis.segments) == ""
+    assert analysis.metrics["suggestion_check"]["redundant"] >= 1  # the generic "ask for the reasoning" went
+
+
+def test_one_question_at_a_time_is_redundant_where_the_teacher_narrows_down_at_once() -> None:
+    turns = _turns(
+        [
+            ("Teacher", "What did you get? Is it bigger? Did you check it? Why?"),
+            ("Ana", "Twelve."),
+            ("Teacher", "How did you get twelve?"),
+        ]
+    )
+    analysis = lesson_analyse(turns, uptake=_uptake_pairs)
+    stacked = Moment("suggestion", 1, "Teacher", turns[0].text, "t", "d", move="one_question", text="At line 1")
+    assert suggestion_is_redundant(stacked, turns, analysis.utterances, analysis.segments).startswith(
+        "the teacher already did it at line 3"
+    )
+    single = Moment("suggestion", 3, "Teacher", turns[2].text, "t", "d", move="one_question", text="At line 3")
+    assert suggestion_is_redundant(single, turns, analysis.utterances, analysis.segments) != ""

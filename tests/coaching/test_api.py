@@ -53,7 +53,7 @@ def test_upload_confirm_state_report_trends(school, django_capture_on_commit_cal
     text_of = {u["line"]: u["text"] for u in data["utterances"]}
     for moment in data["highlights"] + data["missed_opportunities"] + data["suggestions"]:
         assert moment["quote"] in text_of[moment["line"]]
-    assert data["provenance"]["policy_version"] == "coaching-policy-3"
+    assert data["provenance"]["policy_version"] == "coaching-policy-4"
 
     trends = client.get(reverse("api-coaching-trends")).json()
     assert [row["title"] for row in trends] == ["Fractions"]
