@@ -64,8 +64,9 @@ def version_for_task(task: str) -> ModelVersion:
         return active.version
     if task == "grader":
         raise ModelNotFoundError(
-            "No grader model is active yet. An admin trains one with "
-            "`python manage.py train_grader --data PATH --activate`."
+            "No grader model is active yet. The first one is prepared by itself after the first start "
+            "(an assignment page shows its progress); an admin can also start one with "
+            "“Retrain the grader” on an assignment page."
         )
     if settings.MODEL_BACKENDS.get(task) == "openai":
         # Not saved: the environment names this server; the registry has not been asked to.
