@@ -12,4 +12,5 @@ urlpatterns = [
     path("system/", views.system_status, name="system"),
     path("system/check/", views.system_check_start, name="system_check"),
     path("health/", views.health, name="health"),
+    path("notices/tutor/", views.student_tutor_notices, name="tutor_notices"),
 ]

@@ -16,6 +16,7 @@ from core.models import Job
 from core.selectors import job_list_for_user, worker_status
 from core.services import job_cancel
 from core.tasks import system_check_task
+from tutor.selectors import notices_for_student
 
 ALL_ROLES = (Role.STUDENT, Role.TEACHER, Role.ADMIN)
 
@@ -77,6 +78,12 @@ def system_check_start(request: HttpRequest) -> HttpResponse:
         task=system_check_task,
         unique_key="system.check",
     )
+
+
+@role_required(Role.STUDENT)
+def student_tutor_notices(request: HttpRequest) -> HttpResponse:
+    """The student dashboard's tutor fragment: assigned problems the student has not opened yet."""
+    return render(request, "core/tutor_notices.html", {"items": notices_for_student(student=request.user)})
 
 
 def health(request: HttpRequest) -> JsonResponse:

@@ -254,3 +254,35 @@ def turn_flagged_waiting_count(*, user: Any) -> int:
         .order_by()
         .count()
     )
+
+
+@dataclass(frozen=True)
+class TutorNotice:
+    """One line of a student's "new for you": a count, what it is, and where to go."""
+
+    count: int
+    text: str
+    url: str
+
+
+def notices_for_student(*, student: Any) -> list[TutorNotice]:
+    """Problems assigned to the student that they have not opened yet, one line per course."""
+    from django.urls import reverse
+
+    started = TutorSession.objects.filter(student=student).values("problem_id")
+    rows = (
+        Problem.objects.filter(pk__in=problem_list_for_user(user=student).values("pk"))
+        .exclude(pk__in=started)
+        .values("course__name")
+        .annotate(count=Count("pk"))
+        .order_by("course__name")
+    )
+    url = reverse("tutor:index")
+    return [
+        TutorNotice(
+            count=row["count"],
+            text=f"new tutor problem{'s' if row['count'] != 1 else ''} to try in “{row['course__name']}”",
+            url=url,
+        )
+        for row in rows
+    ]
