@@ -37,6 +37,7 @@ urlpatterns = [
     path("coaching/questions/", include("coaching.reflection.urls")),
     path("coaching/", include("coaching.urls")),
     path("datasets/", include("datasets_admin.urls")),
+    path("distillation/", include("distillation.urls")),
     path("models/", include("models_runtime.urls")),
     path("privacy/", include("privacy.urls")),
     path("admin/", admin.site.urls),

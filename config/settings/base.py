@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "coaching",
     "coaching.reflection",
     "datasets_admin",
+    "distillation",
     "privacy",
 ]
 

@@ -70,6 +70,10 @@ def _reflection_assignment(world: Any) -> dict[str, Any]:
     return {"assignment_id": 999_999}  # a reflection assignment, not the grading assignment of the world
 
 
+def _distillation_run(world: Any) -> dict[str, Any]:
+    return {"run_id": 999_999}  # no distillation run in the world
+
+
 PLACEHOLDER = {"placeholder": True}
 
 ROWS: dict[str, Row] = {
@@ -135,6 +139,12 @@ ROWS: dict[str, Row] = {
     "datasets_admin:dataset_sync": _write(ADMIN_ONLY, **NO_MODEL),
     "datasets_admin:dataset_detail": Row(ADMIN_ONLY, **PLACEHOLDER),
     "datasets_admin:dataset_export": Row(ADMIN_ONLY, **PLACEHOLDER),
+    # --- distillation (admins only; the run is a placeholder) ---
+    "distillation:index": Row(ADMIN_ONLY),
+    "distillation:run_detail": Row(ADMIN_ONLY, kwargs=_distillation_run, **PLACEHOLDER),
+    "distillation:run_cancel": _write(ADMIN_ONLY, kwargs=_distillation_run, **PLACEHOLDER),
+    "distillation:run_resume": _write(ADMIN_ONLY, kwargs=_distillation_run, **PLACEHOLDER),
+    "distillation:run_promote": _write(ADMIN_ONLY, kwargs=_distillation_run, **PLACEHOLDER),
     # --- models_runtime ---
     "models_runtime:index": Row(ADMIN_ONLY),
     "models_runtime:activate": _write(ADMIN_ONLY, **NO_MODEL),

@@ -1,0 +1,317 @@
+"""The local language model as the distillation loop needs it: sampled and greedy generation in batches,
+log-likelihood of a target given a prompt, DPO with a LoRA adapter and supervised fine-tuning (TRL).
+
+Model files come from `models_runtime.api` (`model_dir_for`, `version_for_task`); the weights are read with
+transformers in this process, as tutor/training.py does for its fine-tuning: training and scoring need them in
+Python, which the model server cannot give. Every model directory is written to a temporary directory beside its
+target and renamed into place only when complete (`model_save`), so a full disk leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from core.errors import ApplicationError
+
+Messages = list[dict[str, str]]
+Tick = Callable[[int, int], None]
+
+
+class DiskFullError(ApplicationError):
+    """Saving a checkpoint failed for want of space: nothing was left half-written; the step can be rerun."""
+
+    status_code = 507
+    code = "disk_full"
+
+
+def _threads() -> None:
+    import torch
+
+    if settings.MODEL_TORCH_THREADS:
+        torch.set_num_threads(settings.MODEL_TORCH_THREADS)
+
+
+def load(model_dir: Path) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _threads()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32, local_files_only=True)
+    model.eval()
+    return model, tokenizer
+
+
+class LocalLM:
+    """A Hugging Face causal LM directory, loaded once."""
+
+    def __init__(self, model_dir: Path):
+        self.model_dir = model_dir
+        self.model, self.tokenizer = load(model_dir)
+
+    def _prompt_ids(self, messages: Messages) -> list[int]:
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def generate(
+        self,
+        conversations: list[Messages],
+        *,
+        max_new_tokens: int,
+        samples: int = 1,
+        temperature: float = 0.0,
+        seed: int = 0,
+        batch_size: int = 8,
+        tick: Tick | None = None,
+    ) -> list[list[str]]:
+        """`samples` texts per conversation (greedy when temperature is 0), in batches of prompts."""
+        import torch
+
+        outputs: list[list[str]] = []
+        per_batch = max(1, batch_size // max(samples, 1))
+        for start in range(0, len(conversations), per_batch):
+            chunk = conversations[start : start + per_batch]
+            ids = [self._prompt_ids(messages) for messages in chunk]
+            width = max(len(row) for row in ids)
+            pad = self.tokenizer.pad_token_id
+            input_ids = torch.tensor([[pad] * (width - len(row)) + row for row in ids])
+            attention = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in ids])
+            torch.manual_seed(seed + start)
+            options: dict[str, Any] = {"do_sample": temperature > 0, "num_return_sequences": samples}
+            if temperature > 0:
+                options.update(temperature=temperature, top_p=0.95)
+            with torch.no_grad():
+                generated = self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=attention,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=pad,
+                    **options,
+                )
+            texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+            for index in range(len(chunk)):
+                outputs.append([text.strip() for text in texts[index * samples : (index + 1) * samples]])
+            if tick:
+                tick(min(start + per_batch, len(conversations)), len(conversations))
+        return outputs
+
+    def target_logprob(
+        self, pairs: list[tuple[Messages, str]], *, batch_size: int = 8, tick: Tick | None = None
+    ) -> list[float]:
+        """Mean log-probability per token of each target after its prompt (the chat template's reply position)."""
+        import torch
+
+        end = self.tokenizer.eos_token or ""
+        scores: list[float] = []
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start : start + batch_size]
+            rows = []
+            for messages, target in chunk:
+                prompt = self._prompt_ids(messages)
+                target_ids = self.tokenizer(target + end, add_special_tokens=False)["input_ids"][:96]
+                rows.append((prompt, target_ids))
+            width = max(len(p) + len(t) for p, t in rows)
+            pad = self.tokenizer.pad_token_id
+            input_ids = torch.full((len(rows), width), pad)
+            attention = torch.zeros((len(rows), width), dtype=torch.long)
+            for i, (prompt, target_ids) in enumerate(rows):
+                sequence = prompt + target_ids
+                input_ids[i, : len(sequence)] = torch.tensor(sequence)
+                attention[i, : len(sequence)] = 1
+            with torch.no_grad():
+                hidden = self.model.model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+                for i, (prompt, target_ids) in enumerate(rows):
+                    # Only the positions that predict the target go through the vocabulary projection.
+                    positions = hidden[i, len(prompt) - 1 : len(prompt) - 1 + len(target_ids)]
+                    logprobs = torch.log_softmax(self.model.lm_head(positions).float(), dim=-1)
+                    picked = logprobs.gather(-1, torch.tensor(target_ids).unsqueeze(-1)).squeeze(-1)
+                    scores.append(float(picked.mean()))
+            if tick:
+                tick(min(start + batch_size, len(pairs)), len(pairs))
+        return scores
+
+
+def _save_pretrained(model: Any, tokenizer: Any, directory: Path) -> None:
+    model.save_pretrained(str(directory))
+    tokenizer.save_pretrained(str(directory))
+
+
+def model_save(model: Any, tokenizer: Any, target: Path, *, what: str) -> Path:
+    """Write a model directory atomically: into a temporary sibling, renamed into place when complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    working = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        _save_pretrained(model, tokenizer, working)
+        if target.exists():
+            shutil.rmtree(target)
+        working.rename(target)
+    except OSError as error:
+        shutil.rmtree(working, ignore_errors=True)
+        if error.errno == errno.ENOSPC:
+            raise DiskFullError(
+                f"The disk is full: saving the {what} to {target.parent} failed (no space left on device). "
+                "Nothing was half-written. Free some space, then resume the run: it continues from this step."
+            ) from error
+        raise
+    except BaseException:
+        shutil.rmtree(working, ignore_errors=True)
+        raise
+    return target
+
+
+class _StepCallback:
+    @staticmethod
+    def make(tick: Tick | None, losses: list[dict[str, float]]) -> Any:
+        from transformers import TrainerCallback
+
+        class Callback(TrainerCallback):
+            def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+                if logs and "loss" in logs:
+                    losses.append({"step": int(state.global_step), "loss": round(float(logs["loss"]), 4)})
+
+            def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+                if tick:
+                    tick(state.global_step, state.max_steps)
+
+        return Callback()
+
+
+def _device_options() -> dict[str, Any]:
+    import torch
+
+    has_gpu = torch.cuda.is_available()
+    return {"use_cpu": not has_gpu, "bf16": bool(has_gpu and torch.cuda.is_bf16_supported())}
+
+
+def dpo_train_lora(
+    *,
+    base_dir: Path,
+    rows: list[dict[str, Any]],
+    output_dir: Path,
+    steps: int,
+    batch_size: int,
+    learning_rate: float,
+    rank: int,
+    max_length: int,
+    seed: int,
+    tick: Tick | None = None,
+) -> dict[str, Any]:
+    """DPO on (prompt, chosen, rejected) with a LoRA adapter on the teacher; the merged teacher is saved."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import PrinterCallback
+    from trl import DPOConfig, DPOTrainer
+
+    started = time.monotonic()
+    model, tokenizer = load(base_dir)
+    losses: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="dpo-", dir=output_dir.parent) as scratch:
+        arguments = DPOConfig(
+            output_dir=scratch,
+            max_steps=steps,
+            per_device_train_batch_size=batch_size,
+            learning_rate=learning_rate,
+            beta=0.1,
+            max_length=max_length,
+            logging_steps=1,
+            activation_checkpointing=False,  # 135M parameters: memory is not the limit, time is
+            save_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            seed=seed,
+            dataloader_num_workers=0,
+            **_device_options(),
+        )
+        trainer = DPOTrainer(
+            model=model,
+            args=arguments,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            peft_config=LoraConfig(
+                r=rank,
+                lora_alpha=2 * rank,
+                lora_dropout=0.0,
+                target_modules=["q_proj", "v_proj"],
+                task_type="CAUSAL_LM",
+            ),
+            callbacks=[_StepCallback.make(tick, losses)],
+        )
+        trainer.remove_callback(PrinterCallback)
+        result = trainer.train()
+        merged = trainer.model.merge_and_unload()  # type: ignore[union-attr,operator]
+        model_save(merged, tokenizer, output_dir, what="aligned teacher")
+    return {
+        "pairs": len(rows),
+        "steps": int(result.global_step),
+        "train_loss": round(float(result.training_loss), 4),
+        "loss_curve": losses,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def sft_train(
+    *,
+    base_dir: Path,
+    rows: list[dict[str, Any]],
+    output_dir: Path,
+    steps: int,
+    batch_size: int,
+    learning_rate: float,
+    max_length: int,
+    seed: int,
+    tick: Tick | None = None,
+) -> dict[str, Any]:
+    """Supervised fine-tuning (TRL SFTTrainer, loss on the completion only) of the student on prompt/completion rows."""
+    from datasets import Dataset
+    from transformers import PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    started = time.monotonic()
+    model, tokenizer = load(base_dir)
+    losses: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="sft-", dir=output_dir.parent) as scratch:
+        arguments = SFTConfig(
+            output_dir=scratch,
+            max_steps=steps,
+            per_device_train_batch_size=batch_size,
+            learning_rate=learning_rate,
+            lr_scheduler_type="linear",
+            warmup_steps=min(5, max(steps // 10, 0)),
+            max_length=max_length,
+            completion_only_loss=True,
+            logging_steps=1,
+            activation_checkpointing=False,  # 135M parameters: memory is not the limit, time is
+            save_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            seed=seed,
+            dataloader_num_workers=0,
+            **_device_options(),
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=arguments,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            callbacks=[_StepCallback.make(tick, losses)],
+        )
+        trainer.remove_callback(PrinterCallback)
+        result = trainer.train()
+        model_save(trainer.model, tokenizer, output_dir, what="student checkpoint")
+    return {
+        "examples": len(rows),
+        "steps": int(result.global_step),
+        "train_loss": round(float(result.training_loss), 4),
+        "loss_curve": losses,
+        "seconds": round(time.monotonic() - started, 1),
+    }
