@@ -145,6 +145,9 @@ class QuestionAssignment(models.Model):
     due_at = models.DateTimeField()
     assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The last hand-over of the answers to the grading review queue (core.review_queue): the receiver's
+    # assignment and question ids, how many answers, the review page, when and by whom; {} before any.
+    review_handoff = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["due_at", "pk"]

@@ -17,6 +17,7 @@ from coaching.reflection.dialogue import DialogueOutcome, QuestionSpec, RoundOut
 from coaching.reflection.models import Answer, BankQuestion, Dialogue, QuestionAssignment, Round
 from core.errors import ApplicationError, PermissionDeniedError
 from core.models import Job
+from core.review_queue import ReviewAnswer, ReviewRequest, review_queue_send
 from core.services import JobCancelled, job_create, job_progress_set
 from models_runtime import api as models
 
@@ -279,3 +280,31 @@ def answer_submit(*, user: Any, assignment: QuestionAssignment, text: str) -> An
         answer.text = text
         answer.save(update_fields=["text", "updated_at"])
     return answer
+
+
+@transaction.atomic
+def answers_send_to_review(*, user: Any, assignment: QuestionAssignment) -> dict[str, Any]:
+    """Send the students' answers to the grading review queue as a short-answer question without a reference
+    (through core.review_queue: this app does not import grading). Sending again sends the answers as they
+    are now; the receiver replaces what it holds. Returns the hand-over, also kept on the assignment."""
+    _check_teaching(course=assignment.course, user=user)
+    answers = list(Answer.objects.filter(assignment=assignment).order_by("student_id"))
+    request = ReviewRequest(
+        course_id=assignment.course_id,
+        title=f"Reflection: {assignment.question.text[:150]}",
+        question_text=assignment.question.text,
+        answers=tuple(ReviewAnswer(student_id=answer.student_id, text=answer.text) for answer in answers),
+        requested_by_id=user.pk,
+        source=f"reflection:assignment:{assignment.pk}",
+    )
+    handoff = review_queue_send(request=request)
+    assignment.review_handoff = {
+        "assignment_id": handoff.assignment_id,
+        "question_id": handoff.question_id,
+        "submissions": handoff.submissions,
+        "url": handoff.url,
+        "sent_at": timezone.now().isoformat(),
+        "sent_by": user.pk,
+    }
+    assignment.save(update_fields=["review_handoff"])
+    return assignment.review_handoff

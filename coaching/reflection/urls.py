@@ -16,4 +16,5 @@ urlpatterns = [
     path("bank/<int:question_id>/assign/", views.bank_question_assign, name="bank_question_assign"),
     path("assigned/", views.assigned, name="assigned"),
     path("assigned/<int:assignment_id>/", views.assigned_answer, name="assigned_answer"),
+    path("assignments/<int:assignment_id>/review/", views.assignment_review, name="assignment_review"),
 ]

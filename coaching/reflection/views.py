@@ -30,6 +30,7 @@ from coaching.reflection.selectors import (
 )
 from coaching.reflection.services import (
     answer_submit,
+    answers_send_to_review,
     bank_question_save,
     bank_question_update,
     dialogue_start,
@@ -244,3 +245,21 @@ def assigned_answer(request: HttpRequest, assignment_id: int) -> HttpResponse:
          "text": request.POST.get("text", answer.text if answer else "")},
         status=status,
     )  # fmt: skip
+
+
+@role_required(*TEACHING)
+@require_POST
+def assignment_review(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    """Send an assignment's answers to the grading review queue (through core.review_queue)."""
+    try:
+        assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+    except NotFoundError as error:
+        raise Http404(error.message) from error
+    try:
+        handoff = answers_send_to_review(user=request.user, assignment=assignment)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        count = handoff["submissions"]
+        messages.success(request, f"Sent {count} answer{'s' if count != 1 else ''} to the grading review queue.")
+    return redirect("reflection:bank_question", question_id=assignment.question_id)
