@@ -22,7 +22,7 @@ from accounts.permissions import HasAnyRole, IsStudent, IsTeacherOrAdmin
 from core.api import StandardPagination, paginated_response
 from core.errors import NotFoundError
 from tutor.models import Problem, Turn, TutorSession
-from tutor.replies import ReplyEvents
+from tutor.replies import ReplyEvents, reply_stream_response
 from tutor.selectors import (
     problem_get_for_user,
     problem_list_for_user,
@@ -31,7 +31,6 @@ from tutor.selectors import (
     turn_get_for_user,
 )
 from tutor.services import MAX_MESSAGE_CHARS, session_start, turn_flag, turn_student_create
-from tutor.views import sse_response
 
 
 class ProblemOutputSerializer(serializers.ModelSerializer[Problem]):
@@ -262,7 +261,7 @@ class ReplyStreamApi(APIView):
             last_event_id=request.headers.get("Last-Event-ID") or request.query_params.get("offset"),
             turn=turn,
         )
-        return sse_response(request._request, events)
+        return reply_stream_response(request._request, events)
 
 
 class TurnFlagApi(APIView):

@@ -16,7 +16,6 @@ from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
@@ -31,7 +30,7 @@ from core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from core.http import HtmxHttpRequest, job_start_redirect
 from tutor.importers import FORMATS
 from tutor.models import Turn, TutorSession, TutorSettings
-from tutor.replies import ReplyEvents
+from tutor.replies import ReplyEvents, reply_stream_response
 from tutor.selectors import (
     better_reply_count,
     course_list_for_tutor,
@@ -301,16 +300,6 @@ def _render_done(turn: Turn, *, viewer_id: int, csrf_token: str) -> str:
     return render_to_string("tutor/session.html#done", context)
 
 
-def sse_response(request: HttpRequest, events: ReplyEvents) -> StreamingHttpResponse:
-    """A server-sent event stream. Django buffers an async iterator under WSGI and a sync one under
-    ASGI, so the iterator follows the server: async under uvicorn, sync under the test server."""
-    content: Any = events.aiter() if isinstance(request, ASGIRequest) else iter(events)
-    response = StreamingHttpResponse(content, content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
-    return response
-
-
 def _stream_start(request: HttpRequest) -> str | None:
     return request.headers.get("Last-Event-ID") or request.GET.get("offset")
 
@@ -335,7 +324,7 @@ async def turn_stream(request: HttpRequest, turn_id: int) -> StreamingHttpRespon
         last_event_id=_stream_start(request),
         turn=turn,
     )
-    return sse_response(request, events)
+    return reply_stream_response(request, events)
 
 
 # --- teachers ---------------------------------------------------------------------------------------

@@ -9,16 +9,22 @@ import html
 import re
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connections
 from django.test import AsyncClient
 from django.urls import reverse
+from django.utils import timezone
 
 from models_runtime import api as models
 from tests.conftest import School, client_for
 from tutor import replies
 from tutor.models import Problem, Turn, TutorSession
+from tutor.replies import stream as reply_stream
+from tutor.replies.store import reply_complete
+from tutor.replies.writer import Channel
 from tutor.services import session_start, turn_student_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,7 +52,7 @@ def generations(monkeypatch) -> list[int]:
         calls.append(1)
         return real(**kwargs)
 
-    monkeypatch.setattr(replies.models, "chat_stream", counting)
+    monkeypatch.setattr(models, "chat_stream", counting)
     return calls
 
 
@@ -222,10 +228,10 @@ def test_an_asgi_reader_sends_each_piece_as_the_writer_hands_it_over(
 ) -> None:
     # The reader waits on the event loop for the writer's wake-up (no polling): pieces in order, a keep-alive
     # comment while the writer is quiet for longer than KEEPALIVE_SECONDS, then `done`.
-    monkeypatch.setattr(replies, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(reply_stream, "KEEPALIVE_SECONDS", 0.2)
     _, reply = post_message(school, problem, "I got 4 because 12 - 3 = 9 and 9 - 5 = 4")
     events = replies.ReplyEvents(turn_id=reply.pk, render_done=lambda turn: "the end")
-    channel = replies._Channel()
+    channel = Channel()
     events._channel = channel  # this reader's writer is the thread below
 
     def writer() -> None:
@@ -236,13 +242,67 @@ def test_an_asgi_reader_sends_each_piece_as_the_writer_hands_it_over(
 
     async def read() -> list[str]:
         threading.Thread(target=writer, daemon=True).start()
-        return [event async for event in events._awriter()]
+        return [event async for event in events.aiter()]
 
     received = async_to_sync(read)()
-    assert received[0] == replies.sse_event("piece", "Why did you ", event_id="12")
-    assert ": keep-alive\n\n" in received[1:-2]
+    assert received[:2] == ["retry: 1500\n\n", replies.sse_event("piece", "Why did you ", event_id="12")]
+    assert ": keep-alive\n\n" in received[2:-2]
     assert received[-2:] == [replies.sse_event("piece", "subtract 3?", event_id="23"), "event: done\ndata: the end\n\n"]
     assert channel.waker is None  # the writer no longer reaches a reader that has finished
+
+
+def test_a_thread_reader_sends_the_same_events_in_the_same_order(school: School, problem: Problem, monkeypatch) -> None:
+    # The one loop, driven from a thread (WSGI): the same events as on the event loop above.
+    monkeypatch.setattr(reply_stream, "KEEPALIVE_SECONDS", 0.2)
+    _, reply = post_message(school, problem, "I got 4 because 12 - 3 = 9 and 9 - 5 = 4")
+    events = replies.ReplyEvents(turn_id=reply.pk, render_done=lambda turn: "the end", last_event_id="5")
+    channel = Channel()
+    events._channel = channel
+
+    def writer() -> None:
+        channel.put("piece", "Why ")
+        time.sleep(0.7)
+        channel.put("piece", "3?")
+        channel.put("done", "")
+
+    threading.Thread(target=writer, daemon=True).start()
+    received = list(events)
+    assert received[:2] == ["retry: 1500\n\n", replies.sse_event("piece", "Why ", event_id="9")]
+    assert ": keep-alive\n\n" in received[2:-2]
+    assert received[-2:] == [replies.sse_event("piece", "3?", event_id="11"), "event: done\ndata: the end\n\n"]
+    assert channel.cancel.is_set()  # the reader finished: its writer is told nobody waits any more
+
+
+def test_a_second_reader_follows_the_stored_text_while_another_process_writes(school: School, problem: Problem) -> None:
+    _, reply = post_message(school, problem, "I got 4 because 12 - 3 = 9 and 9 - 5 = 4")
+    Turn.objects.filter(pk=reply.pk).update(status=Turn.Status.GENERATING, text="", updated_at=timezone.now())
+
+    def other_process() -> None:  # the writer, elsewhere: saves what it has shown, then completes
+        time.sleep(0.5)
+        Turn.objects.filter(pk=reply.pk).update(text="Why did you", updated_at=timezone.now())
+        time.sleep(1.5)
+        reply_complete(turn_id=reply.pk, text="Why did you subtract 3?", provenance_extra={"check": "model"})
+        connections.close_all()
+
+    writer = threading.Thread(target=other_process)
+    writer.start()
+    events = parse("".join(replies.ReplyEvents(turn_id=reply.pk, render_done=lambda turn: turn.text)))
+    writer.join()
+    assert events == [("piece", "Why did you"), ("done", "Why did you subtract 3?")]
+
+
+def test_a_reply_whose_writer_stopped_is_completed_with_the_plan_by_the_next_reader(
+    school: School, problem: Problem
+) -> None:
+    _, reply = post_message(school, problem, "I got 4 because 12 - 3 = 9 and 9 - 5 = 4")
+    long_ago = timezone.now() - timedelta(seconds=reply_stream.STALE_AFTER_SECONDS + 1)
+    Turn.objects.filter(pk=reply.pk).update(status=Turn.Status.GENERATING, text="Why did", updated_at=long_ago)
+    events = parse("".join(replies.ReplyEvents(turn_id=reply.pk, render_done=lambda turn: turn.text)))
+    reply.refresh_from_db()
+    assert reply.status == Turn.Status.COMPLETE
+    assert reply.text == reply.planned_text
+    assert reply.provenance["check"] == "replaced: the writer stopped"
+    assert events == [("done", reply.planned_text)]
 
 
 @pytest.mark.parametrize(
@@ -261,7 +321,7 @@ def test_what_streams_is_what_is_stored(school: School, problem: Problem, settin
     session, _ = session_start(student=school.student, problem=problem)
     if text.startswith("12 +"):
         _, first = turn_student_create(session=session, student=school.student, text="I got 4 because 12 - 3 = 9")
-        replies.reply_write_now(turn_id=first.pk)
+        read_stream(client_for(school.student), first)
     _, reply = turn_student_create(session=session, student=school.student, text=text)
     events = read_stream(client_for(school.student), reply)
     pieces = "".join(html.unescape(data) for kind, data in events if kind == "piece")
