@@ -21,8 +21,6 @@ from django.db import DatabaseError
 
 from models_runtime import model_server
 from models_runtime.errors import ModelError
-from models_runtime.gguf_export import gguf_export
-from models_runtime.models import ModelVersion
 
 START_TIMEOUT_SECONDS = 300
 
@@ -43,8 +41,7 @@ class Command(BaseCommand):
             raise CommandError("MODEL_SERVER_URL is empty, so generation runs in-process: there is no server to run.")
         try:
             host, port = model_server.server_address()
-            versions = self._local_generators()
-            preset = model_server.preset_write()
+            preset = self._preset_write()
             command = model_server.server_command(
                 host=options["host"] or host,
                 port=options["port"] or port,
@@ -64,41 +61,18 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        if self._wait_until_ready(process, url) and self._export_missing(versions):
-            model_server.preset_refresh()  # serve what was exported, without a restart
+        self._wait_until_ready(process, url)
         code = process.wait()
         if code not in (0, -signal.SIGTERM, -signal.SIGINT):
             raise CommandError(f"llama.cpp's server stopped with status {code}; its log above says why.")
 
-    def _local_generators(self) -> list[ModelVersion]:
+    def _preset_write(self) -> Path:
         try:
-            return list(
-                ModelVersion.objects.filter(
-                    kind=ModelVersion.Kind.GENERATOR, backend=ModelVersion.Backend.LOCAL
-                ).exclude(status=ModelVersion.Status.RETIRED)
-            )
+            return model_server.preset_write()
         except DatabaseError as error:
             raise CommandError(
                 f"Could not read the model registry ({error}). Run `python manage.py migrate`."
             ) from None
-
-    def _export_missing(self, versions: list[ModelVersion]) -> bool:
-        """Versions registered before GGUF export existed get their file now, once, while the server
-        already serves the others. True if any was exported."""
-        exported = False
-        for version in versions:
-            if version.location.startswith("builtin:"):
-                continue
-            target = model_server.gguf_path_for(version)
-            if target.is_file():
-                continue
-            self.stdout.write(f"Exporting {version.name} to {target} (once)")
-            try:
-                gguf_export(source=Path(version.location), target=target)
-                exported = True
-            except ModelError as error:
-                self.stderr.write(f"{version.name} cannot be served: {error.message}")
-        return exported
 
     def _wait_until_ready(self, process: subprocess.Popen[bytes], url: str) -> bool:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
