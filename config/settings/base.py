@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -49,7 +50,6 @@ INSTALLED_APPS = [
     "coaching",
     "coaching.reflection",
     "datasets_admin",
-    "distillation",
     "privacy",
 ]
 
@@ -110,6 +110,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so that a worker process started by a test sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-tutorloop.sqlite3")}
+
+# --- Cache: shared by every web process (make run serves with several, see the Procfile) ----------
+# What lives here must hold across processes: the tutor's per-student message limit. A directory under
+# var/ by default (no server needed); CACHE_URL=redis://... where a Redis server is at hand.
+_CACHE_URL = env_str("CACHE_URL", "")
+if _CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}}
+elif _CACHE_URL:
+    raise ImproperlyConfigured(f"The environment variable CACHE_URL must be a redis:// address, not {_CACHE_URL!r}.")
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -276,7 +292,3 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "core.staticfinders.PlotlyFinder",
 ]
-
-# --- Seams between feature apps (core.review_queue) ------------------------------------------------
-# Reflection answers a teacher sends for review land in grading's queue; core and coaching never import grading.
-REVIEW_QUEUE_RECEIVER = env_str("REVIEW_QUEUE_RECEIVER", "grading.review_intake.review_request_receive")

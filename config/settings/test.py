@@ -14,3 +14,5 @@ STORAGES = {
 WHITENOISE_AUTOREFRESH = True
 # Generation in-process unless a test starts the real model server (tests/models_runtime/conftest.py).
 MODEL_SERVER_URL = ""
+# One process per test run, and several runs share var/: each keeps its cache to itself.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -80,3 +80,18 @@ def test_an_empty_model_server_url_generates_in_process_and_unset_means_the_serv
     assert _model_server_url(unset) == "'http://127.0.0.1:8081/v1'"
     assert _model_server_url({**unset, "MODEL_SERVER_URL": ""}) == "''"
     assert _model_server_url({**unset, "MODEL_SERVER_URL": "http://models:9000/v1"}) == "'http://models:9000/v1'"
+
+
+def test_the_default_cache_is_shared_by_every_web_process(tmp_path: Path) -> None:
+    """make run serves with several web processes: the tutor's message limit must count across them."""
+    local = {"DJANGO_SETTINGS_MODULE": "config.settings.local", "TUTORLOOP_VAR_DIR": str(tmp_path)}
+    code = "from django.core.cache import cache; cache.add('count', 0); print(cache.incr('count'))"
+    first = _manage("shell", "-c", code, **local)
+    second = _manage("shell", "-c", code, **local)
+    assert (first.stdout.strip(), second.stdout.strip()) == ("1", "2"), first.stderr + second.stderr
+
+
+def test_a_cache_url_that_is_not_redis_is_refused_by_name() -> None:
+    result = _manage("check", CACHE_URL="memcached://127.0.0.1:11211", DJANGO_SETTINGS_MODULE="config.settings.local")
+    assert result.returncode != 0
+    assert "The environment variable CACHE_URL must be a redis:// address" in result.stderr
