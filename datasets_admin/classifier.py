@@ -20,8 +20,13 @@ from sklearn.metrics import cohen_kappa_score, f1_score
 from sklearn.model_selection import KFold
 
 from datasets_admin.models import CATEGORIES
+from datasets_admin.static_embedding import STATIC_EMBEDDING_NAME
 
 FEATURES_VERSION = "cues-v2"
+MINILM = "all-MiniLM-L6-v2"
+# The comment vectors a version reads: MiniLM (slower, better agreement in cross-validation) or the static
+# table distilled from it (datasets_admin.static_embedding: a look-up, for ingesting whole corpora).
+EMBEDDINGS = (MINILM, STATIC_EMBEDDING_NAME)
 # Kappa below this on held-out comments: the page shows the category's counts greyed, as not to be trusted.
 TRUSTED_KAPPA = 0.6
 
@@ -168,12 +173,13 @@ def _threshold(matrix: np.ndarray, examples: Sequence[TrainingExample], category
 
 
 def classifier_fit(
-    examples: Sequence[TrainingExample], *, c_value: float = 1.0, tune_thresholds: bool = True
+    examples: Sequence[TrainingExample], *, c_value: float = 1.0, tune_thresholds: bool = True, embedding: str = MINILM
 ) -> dict[str, Any]:
     """One logistic regression per category, each with its threshold tuned by cross-validation; JSON-able."""
     matrix = features(np.vstack([e.embedding for e in examples]), [e.text for e in examples])
     parameters: dict[str, Any] = {
         "features": FEATURES_VERSION,
+        "embedding": embedding,
         "embedding_weight": EMBEDDING_WEIGHT,
         "cue_weight": CUE_WEIGHT,
         "c_value": c_value,

@@ -52,6 +52,7 @@ from datasets_admin.parsers import (
     transcript_parse,
     uploads_expand,
 )
+from datasets_admin.static_embedding import DIMENSIONS, STATIC_EMBEDDING_NAME, static_embed
 from models_runtime import api as models_api
 from tutor.selectors import session_export_rows, training_pair_rows
 
@@ -73,10 +74,33 @@ def text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+def comment_vectors(
+    parameters: dict[str, Any], texts: Sequence[str], cache: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """The vectors a classifier version reads: MiniLM's (the default) or the static table's."""
+    if parameters.get("embedding") == STATIC_EMBEDDING_NAME:
+        return static_embed(list(texts))
+    return _embed(texts, cache)
+
+
+def _stored_or_embedded(parameters: dict[str, Any], comments: Sequence[Comment]) -> np.ndarray:
+    """Stored comment vectors where they are of this version's embedding, else embedded now."""
+    size = DIMENSIONS if parameters.get("embedding") == STATIC_EMBEDDING_NAME else 384
+    missing = [c for c in comments if len(c.embedding or b"") != size * 4]
+    if missing:
+        for comment, vector in zip(missing, comment_vectors(parameters, [c.text for c in missing]), strict=True):
+            comment.embedding = vector.tobytes()
+    return np.vstack([_vector(c.embedding) for c in comments]) if comments else np.zeros((0, size), np.float32)
+
+
 def _embed(texts: Sequence[str], cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """MiniLM vectors through models_runtime; `cache` (text key -> vector) spares known texts (the demo's)."""
     if not cache:
-        return models_api.embed(list(texts))
+        unique = list(dict.fromkeys(texts))  # a text said twice is embedded once
+        if len(unique) == len(texts):
+            return models_api.embed(list(texts))
+        found = dict(zip(unique, models_api.embed(unique), strict=True))
+        return np.vstack([found[text] for text in texts]) if texts else np.zeros((0, 384), np.float32)
     vectors = np.zeros((len(texts), 384), dtype=np.float32)
     missing = []
     for i, text in enumerate(texts):
@@ -232,7 +256,9 @@ def lectures_store(
     report = report or ImportReport()
     built = [(lecture, passages_build(lecture)) for lecture in parsed]
     done = _timed(report, "passage_embedding", sum(len(p) for _, p in built))
-    vectors = _embed([passage.text for _, passages in built for passage in passages], cache) if built else None
+    # Passages are embedded with the static table (MiniLM-distilled): linking compares them with comments in
+    # the same space, at a table look-up's cost (MiniLM over SIGHT's 14,000 passages is most of an hour here).
+    vectors = static_embed([passage.text for _, passages in built for passage in passages]) if built else None
     done()
     stored: list[Lecture] = []
     offset = 0
@@ -332,7 +358,7 @@ def comments_store(
         return []
     version = classifier_active()
     done = _timed(report, "classification", len(kept))
-    embeddings = _embed([row.text for row in kept], cache)
+    embeddings = comment_vectors(version.parameters, [row.text for row in kept], cache)
     scores = clf.classifier_scores(version.parameters, embeddings, [row.text for row in kept])
     labels = clf.classifier_labels(version.parameters, scores)
     done()
@@ -386,17 +412,21 @@ def _links_compute(comments: Sequence[Comment]) -> None:
         passages = list(Passage.objects.filter(lecture_id=lecture_id).order_by("position"))
         if not passages:
             continue
-        matrix = np.vstack([_vector(p.embedding) for p in passages]) if passages[0].embedding else None
-        for comment in group:
+        if all(len(p.embedding or b"") == DIMENSIONS * 4 for p in passages):
+            matrix = np.vstack([_vector(p.embedding) for p in passages])
+        else:  # stored before passages were embedded with the static table: embedded now (cheap)
+            matrix = static_embed([p.text for p in passages])
+        texts = static_embed([c.text for c in group])
+        for comment, comment_vector in zip(group, texts, strict=True):
             seconds = time_mentioned(comment.text)
             comment.mentioned_seconds = seconds
             if seconds is not None and passages[0].start_seconds is not None:
                 hit = next((p for p in passages if (p.end_seconds or 0) >= seconds), passages[-1])
                 comment.passage, comment.link_method, comment.link_score = hit, Comment.LinkMethod.TIME, 1.0
                 continue
-            if matrix is None or not comment.embedding:
+            if not comment_vector.any():
                 continue
-            similarity = matrix @ _vector(comment.embedding)
+            similarity = matrix @ comment_vector
             best = int(np.argmax(similarity))
             comment.passage = passages[best]
             comment.link_method = Comment.LinkMethod.SIMILARITY
@@ -415,8 +445,9 @@ def _provenance(version: ClassifierVersion) -> dict[str, Any]:
     return {
         "classifier_version": version.version,
         "features": version.parameters.get("features", ""),
-        "embedding_model": "all-MiniLM-L6-v2",
+        "embedding_model": version.parameters.get("embedding", "all-MiniLM-L6-v2"),
         "policy_version": "labels-with-corrections-v1",
+        "linking": f"time-or-{STATIC_EMBEDDING_NAME}-cosine-v2",
     }
 
 
@@ -462,7 +493,11 @@ def annotated_comments_read(path: Path) -> list[AnnotatedComment]:
 
 
 def classifier_train(
-    *, annotated: Sequence[AnnotatedComment], use_corrections: bool = True, c_value: float = 1.0
+    *,
+    annotated: Sequence[AnnotatedComment],
+    use_corrections: bool = True,
+    c_value: float = 1.0,
+    embedding: str = clf.MINILM,
 ) -> dict[str, Any]:
     """Train on the annotated comments outside the held-out part (SIGHT's `validation` split) and on
     admins' corrections; measure agreement on the held-out part. Returns the shippable artifact."""
@@ -470,7 +505,10 @@ def classifier_train(
     heldout = [item for item in annotated if item.split == "validation"]
     texts = [item.text for item in training]
     corrections = list(CommentCorrection.objects.select_related("comment")) if use_corrections else []
-    vectors = models_api.embed(texts + [item.text for item in heldout])
+    if embedding not in clf.EMBEDDINGS:
+        raise ApplicationError(f"{embedding!r} is not an embedding: {', '.join(clf.EMBEDDINGS)}.")
+    embedder = {"embedding": embedding}
+    vectors = comment_vectors(embedder, texts + [item.text for item in heldout])
     examples = [clf.TrainingExample(item.text, vectors[i], item.labels) for i, item in enumerate(training)]
     by_comment: dict[int, dict[str, list[int]]] = defaultdict(dict)
     comment_objects: dict[int, Comment] = {}
@@ -478,11 +516,10 @@ def classifier_train(
         # Weighted as both annotators: an admin's correction is a considered decision about this comment.
         by_comment[correction.comment_id][correction.category] = [int(correction.is_present)] * 2
         comment_objects[correction.comment_id] = correction.comment
-    for comment_id, labels in by_comment.items():
-        comment = comment_objects[comment_id]
-        embedding = _vector(comment.embedding) if comment.embedding else models_api.embed([comment.text])[0]
-        examples.append(clf.TrainingExample(comment.text, embedding, labels))
-    parameters = clf.classifier_fit(examples, c_value=c_value)
+    corrected = [comment_objects[comment_id] for comment_id in by_comment]
+    for comment, vector in zip(corrected, _stored_or_embedded(embedder, corrected), strict=True):
+        examples.append(clf.TrainingExample(comment.text, vector, by_comment[comment.pk]))
+    parameters = clf.classifier_fit(examples, c_value=c_value, embedding=embedding)
     training_rows = [
         {"comment": e.text, "labels": e.labels, "source": "sight-annotated" if i < len(training) else "correction"}
         for i, e in enumerate(examples)
@@ -578,11 +615,7 @@ def comments_reclassify(*, version: ClassifierVersion, batch: int = 2000) -> int
         if not chunk:
             break
         last = chunk[-1].pk
-        missing = [c for c in chunk if not c.embedding]
-        if missing:
-            for comment, vector in zip(missing, models_api.embed([c.text for c in missing]), strict=True):
-                comment.embedding = vector.tobytes()
-        vectors = np.vstack([_vector(c.embedding) for c in chunk])
+        vectors = _stored_or_embedded(version.parameters, chunk)
         scores = clf.classifier_scores(version.parameters, vectors, [c.text for c in chunk])
         labels = clf.classifier_labels(version.parameters, scores)
         for comment, row_scores, row_labels in zip(chunk, scores, labels, strict=True):

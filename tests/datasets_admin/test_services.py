@@ -28,6 +28,7 @@ from datasets_admin.services import (
     dataset_version_lock,
 )
 from datasets_admin.sight_demo import sight_demo_files, sight_demo_seed
+from datasets_admin.static_embedding import DIMENSIONS, STATIC_EMBEDDING_NAME, static_embed
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +64,10 @@ def test_sight_demo_import_classifies_links_and_registers(sight_demo) -> None:
     assert all(c.passage is not None and c.passage.lecture_id == c.lecture_id for c in confused)
     assert {c.link_method for c in confused} == {"similarity"}
     assert Comment.objects.filter(passage__isnull=False).count() == len(confused)
+    # Passages are in the static table's space (linking compares them with comments there), comments in MiniLM's.
+    assert {len(p.embedding) for p in Passage.objects.all()} == {DIMENSIONS * 4}
+    assert len(comment.embedding) == 384 * 4
+    assert comment.provenance["linking"] == "time-or-static-minilm-l6-v1-cosine-v2"
     slugs = sorted(Dataset.objects.values_list("slug", flat=True))
     assert slugs == ["comments-plul4u3cngp63omnuhxqiucrks2pivhn3k", "transcripts-plul4u3cngp63omnuhxqiucrks2pivhn3k"]
     assert DatasetVersion.objects.get(dataset__slug=slugs[0]).row_count == 93
@@ -209,3 +214,51 @@ def test_a_newer_shipped_classifier_replaces_an_older_shipped_one_but_not_a_trai
     assert comment.provenance["classifier_version"] == shipped.version and "confusion" in comment.categories
     ClassifierVersion.objects.filter(pk=upgraded.pk).update(version="comments-lr-trained-here", job_id="job-7")
     assert classifier_active().version == "comments-lr-trained-here"
+
+
+def test_the_static_table_puts_related_texts_closer_and_is_unit_length() -> None:
+    vectors = static_embed(
+        [
+            "the eigenvalues of a matrix",
+            "how do I find eigenvalues of this matrix A?",
+            "thank you so much professor",
+            "",
+        ]
+    )
+    assert vectors.shape == (4, DIMENSIONS)
+    assert [round(float(v @ v), 4) for v in vectors[:3]] == [1.0, 1.0, 1.0]
+    assert not vectors[3].any()  # nothing to embed: zeros, never NaN
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_a_classifier_on_the_static_table_labels_and_says_so(db) -> None:
+    from datasets_admin.services import (
+        ANNOTATED_COMMENTS,
+        annotated_comments_read,
+        classifier_install,
+        classifier_train,
+    )
+
+    artifact = classifier_train(
+        annotated=annotated_comments_read(ANNOTATED_COMMENTS), use_corrections=False, embedding=STATIC_EMBEDDING_NAME
+    )
+    assert artifact["parameters"]["embedding"] == STATIC_EMBEDDING_NAME
+    assert artifact["metrics"]["comments"] == 60  # measured on the held-out validation rows only
+    classifier_install(artifact=artifact, job_id="test")  # a trained version, not the shipped file's
+    report = data_import(
+        files=[
+            UploadedFile("eig.vtt", VTT.encode()),
+            UploadedFile(
+                "c.csv",
+                b'comment,video_id,comment_id\n"Thank you professor, great lecture!",eig,1\n'
+                b'"I do not understand why the determinant is ad minus bc?",eig,2\n',
+            ),
+        ]
+    )
+    assert (report.lectures, report.comments) == (1, 2)
+    thanks, confused = Comment.objects.order_by("external_id")
+    assert thanks.provenance["embedding_model"] == STATIC_EMBEDDING_NAME
+    assert len(thanks.embedding) == DIMENSIONS * 4
+    assert "gratitude" in thanks.categories
+    assert "confusion" in confused.categories
+    assert confused.passage is not None and "determinant" in confused.passage.text

@@ -7,8 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from datasets_admin.classifier import agreement, classifier_labels, classifier_scores
-from datasets_admin.services import annotated_comments_read, classifier_active
-from models_runtime import api as models_api
+from datasets_admin.services import annotated_comments_read, classifier_active, comment_vectors
 
 
 class Command(BaseCommand):
@@ -34,9 +33,10 @@ class Command(BaseCommand):
             raise CommandError(f"{path} has no comment with people's labels (annotator_H1_<category> columns).")
         version = classifier_active()
         texts = [c.text for c in comments]
-        scores = classifier_scores(version.parameters, models_api.embed(texts), texts)
+        scores = classifier_scores(version.parameters, comment_vectors(version.parameters, texts), texts)
         result = agreement(classifier_labels(version.parameters, scores), [c.labels for c in comments])
         result["classifier_version"] = version.version
+        result["embedding"] = version.parameters.get("embedding", "all-MiniLM-L6-v2")
         result["data"] = str(path)
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))

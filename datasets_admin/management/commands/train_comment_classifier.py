@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from datasets_admin.classifier import EMBEDDINGS, MINILM
 from datasets_admin.services import (
     ANNOTATED_COMMENTS,
     SHIPPED_CLASSIFIER,
@@ -31,6 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--activate", action="store_true")
         parser.add_argument("--no-corrections", action="store_true")
         parser.add_argument("--c-value", type=float, default=1.0)
+        parser.add_argument(
+            "--embedding",
+            choices=EMBEDDINGS,
+            default=MINILM,
+            help="The comment vectors: MiniLM (the shipped classifier's) or the static table (fast bulk ingest).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["data"].is_file():
@@ -39,6 +46,7 @@ class Command(BaseCommand):
             annotated=annotated_comments_read(options["data"]),
             use_corrections=not options["no_corrections"],
             c_value=options["c_value"],
+            embedding=options["embedding"],
         )
         # The rows it was trained and measured on: registered and locked only when this version is installed.
         if options["activate"]:
