@@ -17,10 +17,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from coaching.reflection.checks import (
     CHECKS_VERSION,
@@ -42,7 +42,7 @@ EDUCATOR_TEMPLATE = PROMPTS_DIR / "teacher_educator.toml"
 TASK = "questions"
 STOP_SIGNAL = "Great question!"
 # Bump when the loop's behaviour changes (what goes back as coaching, when it stops, the repair).
-POLICY_VERSION = 2
+POLICY_VERSION = 3
 
 MAX_TOPIC_CHARS = 300
 MAX_CONCEPTS = 10
@@ -61,6 +61,28 @@ RATIONALE_MAX_CHARS = 140
 class Draft(BaseModel):
     question: str = Field(min_length=1, max_length=QUESTION_MAX_CHARS)
     rationale: str = Field(min_length=1, max_length=RATIONALE_MAX_CHARS)
+
+
+COACHING_MAX_CHARS = 160
+# The Teacher-Educator's answer, constrained: exactly the stop signal, or one question (a capital, no other
+# question mark, ending with one; its length is in the pattern, which the grammar enforces). Constrained
+# decoding makes a small model choose between the two.
+CoachingQuestion = Annotated[str, StringConstraints(pattern=rf"^[A-Z][^?\n]{{10,{COACHING_MAX_CHARS - 2}}}[?]$")]
+
+
+class EducatorReply(BaseModel):
+    reply: Literal["Great question!"] | CoachingQuestion
+
+
+# The ways the Student-Teacher is asked for a draft, in order: the first is the one-shot baseline's; the
+# others are tried (best of n, `REFLECTION_DRAFT_SAMPLES`) while the drafts so far fail the checks.
+ANGLES = (
+    'Write one new question about {topic} that starts with "Why" and uses "{first_concept}".',
+    'Write one new question about {topic} that starts with "How does {second_concept}" and links it to '
+    '"{first_concept}".',
+    'Write one new question about {topic} that starts with "What would happen if" and uses "{first_concept}".',
+    'Write one short question for {level} students that starts with "How" and uses "{second_concept}".',
+)
 
 
 @dataclass(frozen=True)
@@ -177,11 +199,15 @@ def _draft_tokens() -> int:
 
 
 def _reply_tokens() -> int:
-    return int(getattr(settings, "REFLECTION_REPLY_MAX_NEW_TOKENS", 40))
+    return int(getattr(settings, "REFLECTION_REPLY_MAX_NEW_TOKENS", 60))
 
 
 def _json_attempts() -> int:
     return int(getattr(settings, "REFLECTION_JSON_ATTEMPTS", 2))
+
+
+def _draft_samples() -> int:
+    return max(1, min(len(ANGLES), int(getattr(settings, "REFLECTION_DRAFT_SAMPLES", 3))))
 
 
 def _history_text(history: Sequence[RoundOutcome]) -> str:
@@ -194,7 +220,16 @@ def _history_text(history: Sequence[RoundOutcome]) -> str:
     return "\n".join(lines) + "\nAnswer the coaching with a better question.\n"
 
 
-def student_teacher_messages(spec: QuestionSpec, history: Sequence[RoundOutcome]) -> list[dict[str, str]]:
+def _angle(spec: QuestionSpec, index: int) -> str:
+    second = spec.concepts[1] if len(spec.concepts) > 1 else spec.concepts[0]
+    return ANGLES[index % len(ANGLES)].format(
+        topic=spec.topic, first_concept=spec.concepts[0], second_concept=second, level=spec.level
+    )
+
+
+def student_teacher_messages(
+    spec: QuestionSpec, history: Sequence[RoundOutcome], *, angle: int = 0
+) -> list[dict[str, str]]:
     template, _ = _templates()
     word_range = level_word_range(spec.level)
     materials = ""
@@ -209,15 +244,17 @@ def student_teacher_messages(spec: QuestionSpec, history: Sequence[RoundOutcome]
         max_words=word_range.maximum,
         materials=materials,
         history=_history_text(history),
-        first_concept=spec.concepts[0],
+        angle=_angle(spec, angle),
     )
 
 
-def student_teacher_draft(spec: QuestionSpec, history: Sequence[RoundOutcome]) -> tuple[str, str, str, dict[str, Any]]:
+def student_teacher_draft(
+    spec: QuestionSpec, history: Sequence[RoundOutcome], *, angle: int = 0
+) -> tuple[str, str, str, dict[str, Any]]:
     """One draft: (question, rationale, source, provenance). A model that writes no valid JSON gives an
     empty draft with source `model_failed` (its error in the provenance); a server that is down raises."""
     template, _ = _templates()
-    messages = student_teacher_messages(spec, history)
+    messages = student_teacher_messages(spec, history, angle=angle)
     try:
         draft, generation = models.chat_json(
             task=TASK,
@@ -235,13 +272,52 @@ def student_teacher_draft(spec: QuestionSpec, history: Sequence[RoundOutcome]) -
         "completion_tokens": generation.completion_tokens,
         "finish_reason": generation.finish_reason,
     }
-    return _clean_lines(draft.question), _clean_lines(draft.rationale), "model", record
+    return _clean_lines(draft.question), _clean_lines(draft.rationale), "model", {**record, "angle": angle}
+
+
+def student_teacher_best_draft(
+    spec: QuestionSpec, history: Sequence[RoundOutcome]
+) -> tuple[str, str, str, dict[str, Any]]:
+    """Best of n: drafts asked in the `ANGLES` order until one passes every check (at most
+    `REFLECTION_DRAFT_SAMPLES`); else the draft that passes the most checks (the first of equals). Every
+    candidate and the choice are recorded in the provenance (`best_of`)."""
+    samples = _draft_samples()
+    tried: list[tuple[str, str, str, dict[str, Any], int]] = []
+    for angle in range(samples):
+        question, rationale, source, record = student_teacher_draft(spec, history, angle=angle)
+        passed = sum(result.passed for result in _checks(spec, question)) if question else -1
+        tried.append((question, rationale, source, record, passed))
+        if question and checks_pass(_checks(spec, question)):
+            break
+    chosen = max(range(len(tried)), key=lambda index: (tried[index][4], -index))
+    question, rationale, source, record, _passed = tried[chosen]
+    record = {
+        **record,
+        "best_of": {
+            "samples": samples,
+            "asked": len(tried),
+            "chosen": chosen,
+            "candidates": [
+                {"angle": index, "question": item[0], "source": item[2], "checks_passed": max(item[4], 0)}
+                for index, item in enumerate(tried)
+            ],
+        },
+    }
+    return question, rationale, source, record
+
+
+def _checks_summary(spec: QuestionSpec, draft: str) -> str:
+    named = concepts_named(draft, spec.concepts)
+    missing = [concept for concept in spec.concepts if concept not in named]
+    summary = f"one open question of a suitable length; it names {', '.join(named) or 'no key concept'}"
+    return summary + (f"; it does not name {', '.join(missing)}." if missing else "; it names every key concept.")
 
 
 def teacher_educator_reply(spec: QuestionSpec, *, draft: str, rationale: str) -> tuple[str, str, bool, dict[str, Any]]:
-    """(coaching, coaching_source, is_stop_signal, provenance). Only the exact signal stops the loop; a
-    reply that is neither the signal nor a question is replaced by a coaching question written in code
-    (source `code`, the model's reply kept in the provenance)."""
+    """(coaching, coaching_source, is_stop_signal, provenance). The reply is constrained JSON
+    (`EducatorReply`): exactly the stop signal or one question. Only the exact signal stops the loop; a
+    reply that is not usable coaching (no valid JSON, the draft echoed) is replaced by a coaching question
+    written in code (source `code`, the model's reply kept in the provenance)."""
     _, template = _templates()
     messages = template.render(
         topic=spec.topic,
@@ -250,11 +326,22 @@ def teacher_educator_reply(spec: QuestionSpec, *, draft: str, rationale: str) ->
         draft=draft,
         rationale=rationale,
         first_concept=spec.concepts[0],
+        checks_summary=_checks_summary(spec, draft),
     )
-    generation = models.chat(
-        task=TASK, messages=messages, template=template, max_new_tokens=_reply_tokens(), stop=("\n",)
-    )
-    raw = generation.text.strip()
+    try:
+        reply, generation = models.chat_json(
+            task=TASK,
+            messages=messages,
+            schema=EducatorReply,
+            template=template,
+            max_new_tokens=_reply_tokens(),
+            attempts=_json_attempts(),
+        )
+    except models.StructuredOutputError as error:
+        version = models.version_for_task(TASK)
+        record = {**models.provenance(version, template), "error": error.message}
+        return code_coaching(spec, draft), "code", False, record
+    raw = reply.reply.strip()
     record = {**generation.provenance, "raw_reply": raw, "completion_tokens": generation.completion_tokens}
     cleaned = _reply_cleaned(raw)
     if cleaned == STOP_SIGNAL:
@@ -345,6 +432,7 @@ def dialogue_provenance() -> dict[str, Any]:
         "templates": {"student_teacher": student.label, "teacher_educator": educator.label},
         "checks_version": CHECKS_VERSION,
         "policy_version": POLICY_VERSION,
+        "draft_samples": _draft_samples(),
     }
 
 
@@ -356,7 +444,7 @@ def dialogue_generate(spec: QuestionSpec, *, on_round: Callable[[RoundOutcome], 
     history: list[RoundOutcome] = []
     stop_reason = "limit"
     for number in range(1, spec.max_rounds + 1):
-        draft, rationale, source, draft_provenance = student_teacher_draft(spec, history)
+        draft, rationale, source, draft_provenance = student_teacher_best_draft(spec, history)
         results = _checks(spec, draft)
         record: dict[str, Any] = {"student_teacher": draft_provenance}
         if checks_pass(results):

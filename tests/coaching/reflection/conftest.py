@@ -45,7 +45,12 @@ class ScriptedServer:
                 if server.down_after is not None and seen >= server.down_after:
                     self._send(503, {"error": {"message": "overloaded"}})
                     return
-                if "response_format" in body or "guided_json" in body:
+                schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})
+                if "reply" in schema.get("properties", {}):  # the Teacher-Educator's constrained reply
+                    server.reply_requests.append(body)
+                    reply = server.replies[min(len(server.reply_requests), len(server.replies)) - 1]
+                    content = reply if reply.startswith("{") else json.dumps({"reply": reply})
+                elif "response_format" in body or "guided_json" in body:
                     server.draft_requests.append(body)
                     item = server.drafts[min(len(server.draft_requests), len(server.drafts)) - 1]
                     content = item if isinstance(item, str) else json.dumps(item)
@@ -98,6 +103,7 @@ def scripted_server(settings) -> Iterator[ScriptedServer]:
     settings.MODEL_BACKENDS = {**settings.MODEL_BACKENDS, "questions": "openai"}
     settings.OPENAI_BASE_URL = server.base_url
     settings.OPENAI_MODEL = "scripted-gpu-stand-in"
+    settings.REFLECTION_DRAFT_SAMPLES = 1  # one scripted draft per round; best of n has its own test
     yield server
     server.close()
 

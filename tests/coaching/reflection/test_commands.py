@@ -112,5 +112,9 @@ def test_the_shipped_topic_files_hold_30_topics_with_a_third_held_out() -> None:
     development = topics_read(folder / "topics_dev.jsonl", max_rounds=4)
     held_out = topics_read(folder / "topics_heldout.jsonl", max_rounds=4)
 
-    assert (len(development), len(held_out)) == (20, 10)
+    second_held_out = topics_read(folder / "topics_heldout_b.jsonl", max_rounds=4)
+
+    assert (len(development), len(held_out), len(second_held_out)) == (20, 10, 10)
     assert not {spec.topic for spec in development} & {spec.topic for spec in held_out}
+    # The second held-out file was written after the first had been looked at: new topics only.
+    assert not {spec.topic for spec in second_held_out} & {spec.topic for spec in development + held_out}

@@ -67,11 +67,12 @@ def test_the_stop_signal_ends_the_dialogue_with_the_draft_it_praised(scripted_se
     assert outcome.provenance == {
         "model_version": "openai-scripted-gpu-stand-in",
         "templates": {
-            "student_teacher": "reflection_student_teacher@v2",
-            "teacher_educator": "reflection_teacher_educator@v1",
+            "student_teacher": "reflection_student_teacher@v3",
+            "teacher_educator": "reflection_teacher_educator@v2",
         },
         "checks_version": 1,
-        "policy_version": 2,
+        "policy_version": 3,
+        "draft_samples": 1,
     }
     # The second draft's prompt carries the first draft and its coaching.
     second_prompt = scripted_server.draft_requests[1]["messages"][-1]["content"]
@@ -143,7 +144,8 @@ def test_a_reply_that_is_not_a_question_becomes_coaching_written_in_code(scripte
     (only,) = outcome.rounds
     assert only.coaching_source == "code"
     assert only.coaching == "What situation from year 7 students' own lives could make this question more engaging?"
-    assert only.provenance["teacher_educator"]["raw_reply"] == "The draft is fine overall."
+    # Neither the signal nor a question: the constrained reply is refused, and the refusal is kept.
+    assert "could not produce valid EducatorReply JSON" in only.provenance["teacher_educator"]["error"]
 
 
 def test_a_server_that_is_down_raises_a_clear_model_error(scripted_server: ScriptedServer, monkeypatch) -> None:
@@ -195,3 +197,40 @@ def test_the_real_local_model_writes_a_round_with_provenance(settings) -> None:
     assert only.draft_source in {"model", "model_failed"}
     assert outcome.final_passes_checks
     assert outcome.final_source in {"model", "repair"}
+
+
+def test_best_of_n_asks_again_until_a_draft_passes_and_records_every_candidate(
+    scripted_server: ScriptedServer, settings
+) -> None:
+    settings.REFLECTION_DRAFT_SAMPLES = 3
+    scripted_server.drafts = [CLOSED, GOOD, GOOD_2]
+    scripted_server.replies = [STOP_SIGNAL]
+
+    outcome = dialogue_generate(spec(max_rounds=3))
+
+    (only,) = outcome.rounds
+    assert only.draft == GOOD["question"] and only.passed and only.is_stop_signal
+    best_of = only.provenance["student_teacher"]["best_of"]
+    assert (best_of["samples"], best_of["asked"], best_of["chosen"]) == (3, 2, 1)  # stopped at the first passing
+    assert [c["question"] for c in best_of["candidates"]] == [CLOSED["question"], GOOD["question"]]
+    assert best_of["candidates"][0]["checks_passed"] < 5 == best_of["candidates"][1]["checks_passed"]
+    # The second candidate was asked another way (a different angle of the prompt), not the same prompt again.
+    first, second = (request["messages"][-1]["content"] for request in scripted_server.draft_requests)
+    assert first != second and 'starts with "How does sunlight"' in second
+    assert outcome.provenance["draft_samples"] == 3
+    assert outcome.final_source == "model" and outcome.stop_reason == "signal"
+
+
+def test_the_teacher_educator_is_constrained_to_the_signal_or_one_question(scripted_server: ScriptedServer) -> None:
+    scripted_server.drafts = [GOOD]
+    scripted_server.replies = [STOP_SIGNAL]
+
+    outcome = dialogue_generate(spec(max_rounds=2))
+
+    assert outcome.stop_reason == "signal" and outcome.rounds[0].coaching == STOP_SIGNAL
+    (request,) = scripted_server.reply_requests
+    choices = request["response_format"]["json_schema"]["schema"]["properties"]["reply"]["anyOf"]
+    assert choices[0]["const"] == STOP_SIGNAL
+    assert choices[1]["pattern"].endswith("[?]$")
+    prompt = request["messages"][-1]["content"]
+    assert "Checks in code: one open question of a suitable length; it names chlorophyll, sunlight, glucose" in prompt

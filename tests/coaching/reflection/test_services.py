@@ -45,8 +45,8 @@ def test_the_job_stores_every_round_and_the_final_question_with_provenance(
     assert [item.number for item in rounds] == [1, 2]
     assert [item.coaching_source for item in rounds] == ["checks", "educator"]
     assert rounds[1].is_stop_signal
-    assert rounds[0].provenance["student_teacher"]["prompt_template"] == "reflection_student_teacher@v2"
-    assert rounds[1].provenance["teacher_educator"]["prompt_template"] == "reflection_teacher_educator@v1"
+    assert rounds[0].provenance["student_teacher"]["prompt_template"] == "reflection_student_teacher@v3"
+    assert rounds[1].provenance["teacher_educator"]["prompt_template"] == "reflection_teacher_educator@v2"
     assert dialogue.provenance["model_version"] == "openai-scripted-gpu-stand-in"
 
     # The teacher's edit is the preferred text, the first draft the rejected one.
