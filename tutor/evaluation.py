@@ -93,27 +93,42 @@ def dialogues_load(path: Path) -> list[Dialogue]:
     return dialogues
 
 
-SPLITS = ("heldout", "development", "all")
+SPLITS = ("heldout", "development", "tuning", "validation", "all")
+VALIDATION_FRACTION = 0.25  # of the development qids: kept aside from tuning the policy's wording
 
 
 def heldout(dialogues: list[Dialogue], *, fraction: float = HELDOUT_FRACTION, split: str = "heldout") -> list[Dialogue]:
     """The dialogues of the last `fraction` of qids (sorted), so that one problem is never on both sides.
 
-    `split="development"` gives the other qids (what the policy's wording may be tried on), "all" all.
+    `split="development"` gives the other qids (what the policy's wording may be tried on), "all" all. The
+    development qids are split again: "tuning" (their first 75%) is what wording is chosen on, "validation"
+    (their last 25%) checks that a choice holds on problems it was not chosen on, before the held-out part.
     """
     if split == "all":
         return list(dialogues)
     qids = sorted({dialogue.qid for dialogue in dialogues}, key=lambda qid: (len(qid), qid))
-    kept = set(qids[int(len(qids) * (1 - fraction)) :])
-    return [dialogue for dialogue in dialogues if (dialogue.qid in kept) == (split == "heldout")]
+    cut = int(len(qids) * (1 - fraction))
+    if split == "heldout":
+        kept = set(qids[cut:])
+    elif split == "tuning":
+        kept = set(qids[: int(cut * (1 - VALIDATION_FRACTION))])
+    elif split == "validation":
+        kept = set(qids[int(cut * (1 - VALIDATION_FRACTION)) : cut])
+    else:
+        kept = set(qids[:cut])
+    return [dialogue for dialogue in dialogues if dialogue.qid in kept]
 
 
 def _split_label(split: str) -> str:
     if split == "all":
         return "all dialogues"
-    part = (
-        f"last {int(HELDOUT_FRACTION * 100)}%" if split == "heldout" else f"first {int((1 - HELDOUT_FRACTION) * 100)}%"
-    )
+    development = int((1 - HELDOUT_FRACTION) * 100)
+    part = {
+        "heldout": f"last {int(HELDOUT_FRACTION * 100)}%",
+        "development": f"first {development}%",
+        "tuning": f"first {int(100 - VALIDATION_FRACTION * 100)}% of the first {development}%",
+        "validation": f"last {int(VALIDATION_FRACTION * 100)}% of the first {development}%",
+    }[split]
     return f"{split}: {part} of qids"
 
 

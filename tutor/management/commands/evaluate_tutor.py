@@ -49,7 +49,10 @@ class Command(BaseCommand):
             "--split",
             choices=SPLITS,
             default="heldout",
-            help="heldout (last 20%% of qids, for reporting), development (the rest, for trying wording), all.",
+            help=(
+                "heldout (last 20%% of qids, for reporting), development (the rest, for trying wording; split again "
+                "into tuning, its first 75%%, and validation, its last 25%%), all."
+            ),
         )
         parser.add_argument("--student-task", default="teacher", help="The model task that plays the student.")
 
