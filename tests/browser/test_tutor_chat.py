@@ -66,7 +66,7 @@ def test_student_solves_a_problem_with_the_tutor_and_the_teacher_sees_it(
     assert "piece" in page.evaluate("window.tutorEvents")
     first_reply = page.locator('[data-speaker="tutor"]').first.get_by_test_id("turn-text").inner_text()
     # The first reply meets the solution where it goes wrong (their 9), not with a bare "walk me through".
-    assert "How did you get 9?" in first_reply
+    assert "Can you tell me how you got 9?" in first_reply
     # What streamed is what is stored: the pieces add up to the reply the page now shows.
     streamed = html.unescape("".join(page.evaluate("window.tutorPieces")))
     assert streamed == first_reply.strip() == Turn.objects.filter(speaker="tutor").get().text

@@ -162,7 +162,7 @@ def test_first_turn_invites_the_student_to_explain() -> None:
 def test_an_opening_solution_is_met_at_its_first_wrong_step() -> None:
     # "12 - 3 = 9" is their calculation for the first step (12 + 3 = 15): that is where to start.
     plan = reply_plan(facts=SPOONS, dialogue=[student(FIRST_ATTEMPT)], student_name="Ada Lovelace")
-    assert plan.text == "Hi Ada, could you please walk me through your solution? How did you get 9?"
+    assert plan.text == "Hi Ada, could you please walk me through your solution? Can you tell me how you got 9?"
     assert plan.target_step == 0 and plan.move == "generic" and not plan.confirmed_values
 
 
@@ -170,7 +170,8 @@ def test_an_opening_solution_gets_praise_for_the_steps_right_before_the_first_wr
     opening = "Others add 3 * $50 = $150 and Carmen 3 * $50 = $150, so $150 + $150 = $300. Then $300 + $300 = $600."
     plan = reply_plan(facts=DESK, dialogue=[student(opening)], student_name="Ben")
     assert plan.text == (
-        "Hi Ben, could you please walk me through your solution? You got 150 and 300 right. How did you get 600?"
+        "Hi Ben, could you please walk me through your solution? You got 150 and 300 right. "
+        "Can you tell me how you got 600?"
     )
     assert plan.confirmed_values == (150.0, 150.0, 300.0) and plan.target_step == 3
 
@@ -186,7 +187,7 @@ def test_an_opening_solution_with_a_missing_step_is_asked_for_that_step() -> Non
 def test_an_explanation_without_numbers_is_answered_with_the_next_step_not_the_same_question() -> None:
     plans = play(SPOONS, [FIRST_ATTEMPT, "I took away the spoons she used and then the ones from her husband."])
 
-    assert plans[0].text.endswith("How did you get 9?")
+    assert plans[0].text.endswith("Can you tell me how you got 9?")
     assert plans[1].move == "focus"
     assert plans[1].text == "Okay, so what was the total number of spoons from Julia and her husband?"
     # Before any tutor turn, the same message is met with the question about how they worked.
@@ -267,6 +268,44 @@ def test_progress_is_confirmed_and_the_next_step_is_asked_for() -> None:
         "Yes, 15 is right. Since the husband bought a package of five spoons, then Julia's package contained "
         "how many spoons?"
     )
+
+
+DUCKS = ProblemFacts.build(
+    statement=(
+        "Adelaide bought 30 ducks. Ephraim bought half as many ducks as Adelaide. Kolton bought 10 more ducks "
+        "than Ephraim. How many ducks did Kolton buy?"
+    ),
+    worked_solution="Ephraim bought 30/2 = 15 ducks.\nKolton bought 15 + 10 = 25 ducks.\n 25",
+    final_answer="25",
+)
+DUCKS_OPENING = "Ephraim bought 30 * 2 = 60 ducks, so Kolton bought 60 + 10 = 70."
+
+
+def test_a_focus_question_takes_up_what_the_student_said_when_it_is_true() -> None:
+    plans = play(DUCKS, [DUCKS_OPENING, "Adelaide bought 30 ducks, so Ephraim bought 30 - 2 = 28 ducks."])
+    assert plans[1].move == "focus" and not plans[1].tells_step
+    assert plans[1].text == "If Adelaide bought 30 ducks, Ephraim bought how many ducks?"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Adelaide bought 40 ducks, so Ephraim bought 40 - 2 = 38 ducks.",  # not what the problem says
+        "I know Adelaide bought 30 ducks, so Ephraim bought 30 - 2 = 28 ducks.",  # a claim about themselves
+        "Adelaide would have 30 ducks, so Ephraim bought 30 - 2 = 28 ducks.",  # a supposition, not a fact
+    ],
+)
+def test_a_focus_question_never_takes_up_a_wrong_or_uncertain_claim(message: str) -> None:
+    plans = play(DUCKS, [DUCKS_OPENING, message])
+    assert plans[1].text == "Okay, so Ephraim bought how many ducks?"
+
+
+def test_with_no_step_to_point_at_the_tutor_asks_what_the_question_asks() -> None:
+    no_steps = ProblemFacts.build(
+        statement="Tom has some apples. How many?", worked_solution="He has ten apples.\n 10", final_answer="10"
+    )
+    plans = play(no_steps, ["I think 7 apples because 3 and 4.", "Maybe 8 apples from 4 and 4.", "Is it 9 apples?"])
+    assert (plans[2].move, plans[2].text) == ("probing", "What does the question ask you to find out?")
 
 
 def test_telling_only_where_the_course_allows_it_and_after_its_attempts() -> None:

@@ -17,6 +17,7 @@ from tutor.policy import POLICY_VERSION
 
 FINGERPRINTS = {
     "tutor-policy@v2": "435b8084de499339e1bc36d0c2aae39f7aa569e0fdbd47a4df7362c2919b3ebd",
+    "tutor-policy@v3": "04698080cd850c94ba09c2c22778ac8392d8b402f84be10ec62de038e1dbc527",
 }
 MODEL_TEXTS = (
     "Yes, that's right!",

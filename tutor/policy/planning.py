@@ -34,6 +34,32 @@ class _Planner:
     forbidden: list[float]
     is_rephrasable: bool = True  # off once the reply must say something exactly (a refusal)
 
+    def focus(self, step: Step, *, lead: str = "Okay, so") -> str:
+        """The step's focus question, taking up what the student's last message says (`focus_question`)."""
+        student_text = next((turn.text for turn in reversed(self.dialogue) if turn.speaker == STUDENT), "")
+        return focus_question(step, facts=self.facts, student_text=student_text, forbidden=self.forbidden, lead=lead)
+
+    def violation(
+        self,
+        text: str,
+        *,
+        revealed: Sequence[float | None] = (),
+        confirmed: Sequence[float | None] = (),
+        is_solved: bool = False,
+    ) -> str | None:
+        """Why this text may not be the plan's (the gate's checks on the policy's own text), or None."""
+        shown = [value for value in revealed if value is not None]
+        student_text = next((turn.text for turn in reversed(self.dialogue) if turn.speaker == STUDENT), "")
+        return plan_text_violation(
+            text,
+            facts=self.facts,
+            forbidden_values=[value for value in self.forbidden if not contains_number(shown, value)],
+            is_telling_allowed=bool(shown),
+            confirmed_values=tuple(value for value in confirmed if value is not None),
+            is_solved=is_solved,
+            student_text=student_text,
+        )
+
     def make(
         self,
         move: Move,
@@ -51,16 +77,7 @@ class _Planner:
         shown = [value for value in revealed if value is not None]
         right = tuple(value for value in confirmed if value is not None)
         forbidden = [value for value in self.forbidden if not contains_number(shown, value)]
-        student_text = next((turn.text for turn in reversed(self.dialogue) if turn.speaker == STUDENT), "")
-        found = plan_text_violation(
-            text,
-            facts=self.facts,
-            forbidden_values=forbidden,
-            is_telling_allowed=bool(shown),
-            confirmed_values=right,
-            is_solved=is_solved,
-            student_text=student_text,
-        )
+        found = self.violation(text, revealed=revealed, confirmed=confirmed, is_solved=is_solved)
         if found:
             # A template quoted a number it may not show (the statement itself holds it), or came out garbled:
             # the same check as the model's text, and a plain question instead.
@@ -161,11 +178,11 @@ def reply_plan(
     ):
         # A right intermediate result put forward as the answer: praising it would read as "your answer is
         # right", so the reply says it is not the end yet and asks for the next step.
-        text = f"That is not the final answer yet. {focus_question(target, lead='So')}"
+        text = f"That is not the final answer yet. {planner.focus(target, lead='So')}"
         return make("focus", text, "a step's result given as the answer: not the end yet", level=1, flag=flag)
     if state.last_progress and target is not None:
         praise = f"Yes, {format_number(state.last_progress[-1].result)} is right. "
-        text = praise + focus_question(target, lead="So")
+        text = praise + planner.focus(target, lead="So")
         confirmed = [step.result for step in state.last_progress]
         return make("focus", text, "progress: focus on the next step", level=1, flag=flag, confirmed=confirmed)
 
@@ -194,7 +211,7 @@ def reply_plan(
                 reason = "point at the calculation the step needs"
                 return make("focus", refusal + text, reason, level=1, flag=flag, tells_step=True)
             if target is not None:
-                text = focus_question(target, lead=lead)
+                text = planner.focus(target, lead=lead)
                 return make("focus", refusal + text, "a wrong calculation: focus on the step", level=1, flag=flag)
             text = why_question(expression)
             return make("probing", refusal + text, "probe the step that leaves the solution", level=1, flag=flag)
@@ -210,24 +227,25 @@ def reply_plan(
                 text += f" {target.question}"
             return make("probing", refusal + text, "probe a number not in the solution", level=1, flag=flag)
         if kind == "confused" and target is not None:
-            text = focus_question(target, lead=lead)
+            text = planner.focus(target, lead=lead)
             return make("focus", refusal + text, "unsure: focus on the step", level=1, flag=flag)
         if target is not None and state.tutor_turns >= 1:
             # They have told us how they went about it, with no new numbers: asking again would repeat
             # the opening question, so point at the first step they have not reached.
-            text = focus_question(target, lead=lead)
+            text = planner.focus(target, lead=lead)
             return make("focus", refusal + text, "explained without numbers: focus on the step", level=1, flag=flag)
         text = "Can you tell me how you worked it out, step by step?"
         return make("probing", refusal + text, "ask for the reasoning", level=1, flag=flag)
     if target is None:
-        text = "Which calculation are you least sure about? Try doing it again."
-        return make("probing", refusal + text, "no parsed steps: ask to recheck", level=2, flag=flag)
+        # No step to point at: back to what the problem asks, as MathDial's teachers do.
+        text = "What does the question ask you to find out?"
+        return make("probing", refusal + text, "no parsed steps: ask what the question asks", level=2, flag=flag)
     last_tutor = last_tutor_text(dialogue)
     if not may_hint:
         # No step hints (the course's setting, or not enough attempts yet): ask for the step in other words
         # each time, never its calculation.
         candidates = [
-            focus_question(target, lead=lead),
+            planner.focus(target, lead=lead),
             f"Let's think about this step together. {target.question}",
             f"Which numbers from the problem do you need here? {target.question}",
         ]
@@ -246,7 +264,7 @@ def reply_plan(
 def _opening_diagnosis(planner: _Planner, diagnosis: Diagnosis, name: str) -> ReplyPlan:
     """The first reply to a worked solution: MathDial's teachers' opening, then praise for the steps that are
     right before the first wrong one, then that step ("Hi Ben, could you please walk me through your solution?
-    You got 150 and 300 right. How did you get 600?"), or the first missing step's question.
+    You got 150 and 300 right. Can you tell me how you got 600?"), or the first missing step's question.
 
     Its move is `generic`, as MathDial's teachers label their opening invitation (three in four of them). On
     the development dialogues the opening invitation alone scored 28.3 sacreBLEU on first turns, the diagnosis
@@ -263,14 +281,25 @@ def _opening_diagnosis(planner: _Planner, diagnosis: Diagnosis, name: str) -> Re
     if right:
         listed = right[0] if len(right) == 1 else ", ".join(right[:-1]) + " and " + right[-1]
         praise = f" You got {listed} right."
+    invitation = f"{greeting} please walk me through your solution?"
     if diagnosis.student_value is not None:
         got = as_written(planner.dialogue[-1].text, diagnosis.student_value)
-        text = f"{greeting} please walk me through your solution?{praise} How did you get {got}?"
+        ask = f"Can you tell me how you got {got}?"
         reason = "opening: the first wrong step of the student's solution"
     else:
-        text = f"{greeting} please walk me through your solution?{praise} {target.question}"
+        ask = target.question
         reason = "opening: the first missing step of the student's solution"
-    return planner.make("generic", text, reason, level=1, confirmed=confirmed)
+    # A praised result or the number asked about may be one the reply must not state (the student wrote the
+    # final answer's value along the way): then less is said, and the opening invitation always stands.
+    candidates = [
+        (f"{invitation}{praise} {ask}", confirmed),
+        (f"{invitation} {ask}", []),
+        (f"{invitation} {target.question}", []),
+    ]
+    for text, praised in candidates:
+        if planner.violation(text, confirmed=praised) is None:
+            return planner.make("generic", text, reason, level=1, confirmed=praised)
+    return planner.make("generic", invitation, "opening: the invitation (the diagnosis failed the check)")
 
 
 def _telling_plan(planner: _Planner, attempts_before_telling: int, *, flag: str) -> ReplyPlan:
@@ -291,7 +320,7 @@ def _telling_plan(planner: _Planner, attempts_before_telling: int, *, flag: str)
             text = f"To finish, you need {target.expression}. What do you get?"
             reason = "tell the last calculation, not its result"
             return planner.make("telling", text, reason, level=3, flag=flag, tells_step=True)
-        text = focus_question(target, lead="So")
+        text = planner.focus(target, lead="So")
         return planner.make("focus", text, "the last step: asked, not told", level=2, flag=flag)
     following = step_after(facts, {*state.known_steps, target.index})
     text = f"Let me show you this step: {target.line.rstrip('.')}."
