@@ -7,10 +7,26 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
-from distillation.config import PRESETS
+from distillation.config import PRESETS, RunConfig
 from distillation.models import DistillationRun, Status
 from distillation.services import run_create, run_in_process, run_resume
 from models_runtime.errors import ModelError
+
+
+def _pairs(items: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in RunConfig.__dataclass_fields__:
+            raise CommandError(
+                f"--set {item}: give KEY=VALUE with KEY one of {', '.join(RunConfig.__dataclass_fields__)}."
+            )
+        kind = type(getattr(PRESETS["cpu"], key))
+        try:
+            values[key] = kind(raw)
+        except ValueError as error:
+            raise CommandError(f"--set {item}: {raw!r} is not a {kind.__name__}.") from error
+    return values
 
 
 class Command(BaseCommand):
@@ -25,6 +41,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--resume", type=int, metavar="RUN", help="Continue run RUN from its first unfinished step")
         parser.add_argument("--seeds", type=int, help="Override the configuration's number of seed items")
+        parser.add_argument("--eval-items", type=int, help="Override the number of held-out answers measured")
+        parser.add_argument("--sft-steps", type=int, help="Override the number of SFT steps of each student")
+        parser.add_argument(
+            "--set", action="append", default=[], metavar="KEY=VALUE", help="Override any configuration value"
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object (the default output)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -40,7 +61,12 @@ class Command(BaseCommand):
                     task=options["task"],
                     config_name=options["config"],
                     seed=options["seed"],
-                    overrides={"seeds": options["seeds"]},
+                    overrides={
+                        "seeds": options["seeds"],
+                        "eval_items": options["eval_items"],
+                        "sft_steps": options["sft_steps"],
+                        **_pairs(options["set"]),
+                    },
                 )
                 run = run_in_process(run=run)
         except (ApplicationError, ModelError) as error:
