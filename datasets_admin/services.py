@@ -402,8 +402,10 @@ def comments_store(
 def _links_compute(comments: Sequence[Comment]) -> None:
     """Set passage, method and score on unsaved or saved comments (not saved here)."""
     wanted = [c for c in comments if set(c.categories) & set(CONFUSED_CATEGORIES)]
+    # By identity: unsaved comments all have pk None, and `in` on a list of models is quadratic.
+    wanted_ids = {id(c) for c in wanted}
     for comment in comments:
-        if comment not in wanted:
+        if id(comment) not in wanted_ids:
             comment.passage, comment.link_method, comment.link_score = None, "", None
     by_lecture: dict[int, list[Comment]] = defaultdict(list)
     for comment in wanted:
