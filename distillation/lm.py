@@ -52,12 +52,20 @@ def load(model_dir: Path) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def _on_device(model: Any) -> Any:
+    """Generation and scoring on the GPU when there is one (the `gpu` configuration); trainers place themselves."""
+    import torch
+
+    return model.to("cuda") if torch.cuda.is_available() else model
+
+
 class LocalLM:
     """A Hugging Face causal LM directory, loaded once."""
 
     def __init__(self, model_dir: Path):
         self.model_dir = model_dir
-        self.model, self.tokenizer = load(model_dir)
+        model, self.tokenizer = load(model_dir)
+        self.model = _on_device(model)
 
     def _prompt_ids(self, messages: Messages) -> list[int]:
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -92,13 +100,13 @@ class LocalLM:
                 options.update(temperature=temperature, top_p=0.95)
             with torch.no_grad():
                 generated = self.model.generate(
-                    input_ids=input_ids,
-                    attention_mask=attention,
+                    input_ids=input_ids.to(self.model.device),
+                    attention_mask=attention.to(self.model.device),
                     max_new_tokens=max_new_tokens,
                     pad_token_id=pad,
                     **options,
                 )
-            texts = self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+            texts = self.tokenizer.batch_decode(generated[:, width:].cpu(), skip_special_tokens=True)
             for index in range(len(chunk)):
                 outputs.append([text.strip() for text in texts[index * samples : (index + 1) * samples]])
             if tick:
@@ -129,12 +137,16 @@ class LocalLM:
                 input_ids[i, : len(sequence)] = torch.tensor(sequence)
                 attention[i, : len(sequence)] = 1
             with torch.no_grad():
-                hidden = self.model.model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+                hidden = self.model.model(
+                    input_ids=input_ids.to(self.model.device), attention_mask=attention.to(self.model.device)
+                ).last_hidden_state
                 for i, (prompt, target_ids) in enumerate(rows):
                     # Only the positions that predict the target go through the vocabulary projection.
                     positions = hidden[i, len(prompt) - 1 : len(prompt) - 1 + len(target_ids)]
                     logprobs = torch.log_softmax(self.model.lm_head(positions).float(), dim=-1)
-                    picked = logprobs.gather(-1, torch.tensor(target_ids).unsqueeze(-1)).squeeze(-1)
+                    picked = logprobs.gather(
+                        -1, torch.tensor(target_ids, device=logprobs.device).unsqueeze(-1)
+                    ).squeeze(-1)
                     scores.append(float(picked.mean()))
             if tick:
                 tick(min(start + batch_size, len(pairs)), len(pairs))
