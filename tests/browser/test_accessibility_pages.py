@@ -79,6 +79,7 @@ def _no_sideways_page_scroll(page: Any, where: str) -> None:
         ".slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')"
         " + (e.dataset.testid ? '[' + e.dataset.testid + ']' : ''))})"
     )
+    assert widths["screen"] == PHONE["width"], f"{where}: laid out {widths['screen']} px wide, not as a phone"
     assert widths["page"] <= widths["screen"] + 1, f"{where}: the page scrolls sideways on a phone: {widths}"
 
 
@@ -183,3 +184,34 @@ def test_every_journeys_main_pages_pass_axe_on_a_phone(phone, demo, username: st
         _open(phone, url)
         axe_check(phone, f"{url} on a phone")
         _no_sideways_page_scroll(phone, f"{url} on a phone")
+
+
+def test_the_tutoring_journey_works_with_the_keyboard_alone(page, demo, settings) -> None:
+    """A student starts an assigned problem and sends a message without the mouse; the reply is the
+    policy's own text (the model is switched off: this test is about the keyboard, not the model)."""
+    from tutor.models import Turn
+
+    settings.TUTOR_USE_MODEL = False
+    problem = demo["problem"]
+    axe_install(page)
+    _log_in_with_the_keyboard(page, "ada")
+    expect(page.get_by_test_id("tutor-notices")).to_contain_text("new tutor problem", timeout=60_000)
+    _tab_to(page, "[data-testid=tutor-notices] a")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("tutor-title")).to_be_visible()
+    _tab_to(page, f"form[action$='/tutor/problems/{problem.pk}/start/'] button")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("session-title")).to_have_text(problem.title)
+    axe_check(page, "tutor session")
+
+    _tab_to(page, "[data-testid=message-input]")
+    page.keyboard.type("I am not sure where to start.")
+    _tab_to(page, "[data-testid=send]")
+    page.keyboard.press("Enter")
+    student_turns = page.locator("[data-testid=turn][data-speaker=student]")
+    expect(student_turns.last).to_contain_text("I am not sure where to start.")
+    reply = page.locator("[data-testid=turn][data-speaker=tutor] [data-testid=turn-text]").last
+    expect(reply).not_to_be_empty(timeout=120_000)  # the reply streamed into the page
+    assert Turn.objects.filter(
+        session__problem=problem, speaker="student", text="I am not sure where to start."
+    ).exists()
