@@ -167,6 +167,7 @@ ROWS: dict[str, Row] = {
     "reflection:dialogue_save": _write(TEACHERS, **PLACEHOLDER, **NO_MODEL),
     "reflection:assigned": Row(STUDENTS),
     "reflection:assigned_answer": Row(STUDENTS, kwargs=_reflection_assignment, **PLACEHOLDER),
+    "reflection:assignment_review": _write(TEACHERS, kwargs=_reflection_assignment, **PLACEHOLDER, **NO_MODEL),
     "grading:attention": Row(SIGNED_IN),
     "tutor:attention": Row(TEACHERS),
     "api-coaching-transcript-list": Row(TEACHERS, methods=("GET", "POST"), **NO_MODEL),
@@ -182,6 +183,7 @@ ROWS: dict[str, Row] = {
     "api-reflection-answer-list": Row(
         SIGNED_IN, methods=("GET", "POST"), kwargs=_reflection_assignment, **PLACEHOLDER, **NO_MODEL
     ),
+    "api-reflection-answer-review": _write(TEACHERS, kwargs=_reflection_assignment, **PLACEHOLDER, **NO_MODEL),
     "dataset-list": Row(ADMIN_ONLY),
     "dataset-course-list": Row(ADMIN_ONLY),
     "dataset-detail": Row(ADMIN_ONLY, **PLACEHOLDER),
