@@ -30,6 +30,7 @@ from coaching.reflection.selectors import (
 )
 from coaching.reflection.services import (
     answer_submit,
+    answers_send_to_review,
     bank_question_save,
     bank_question_update,
     dialogue_start,
@@ -349,3 +350,27 @@ class AnswerListApi(APIView):
         serializer.is_valid(raise_exception=True)
         answer = answer_submit(user=request.user, assignment=assignment, text=serializer.validated_data["text"])
         return Response(ReflectionAnswerOutputSerializer(answer).data, status=status.HTTP_201_CREATED)
+
+
+class ReflectionReviewHandoffSerializer(serializers.Serializer[dict[str, Any]]):
+    assignment_id = serializers.IntegerField(help_text="The grading assignment that holds the answers.")
+    question_id = serializers.IntegerField(help_text="The grading question (short answer, no reference).")
+    submissions = serializers.IntegerField(help_text="Current submissions of that question.")
+    url = serializers.CharField(help_text="The page where the teacher reviews them.")
+    sent_at = serializers.DateTimeField()
+    sent_by = serializers.IntegerField()
+
+
+class AnswerReviewApi(APIView):
+    permission_classes = [IsTeacherOrAdmin]
+
+    @extend_schema(
+        request=None,
+        responses={200: ReflectionReviewHandoffSerializer},
+        summary="Send an assigned question's answers to the grading review queue (a short-answer question "
+        "without a reference)",
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+        handoff = answers_send_to_review(user=request.user, assignment=assignment)
+        return Response(ReflectionReviewHandoffSerializer(handoff).data)

@@ -15,4 +15,9 @@ urlpatterns = [
         api.AnswerListApi.as_view(),
         name="api-reflection-answer-list",
     ),
+    path(
+        "assignments/<int:assignment_id>/review/",
+        api.AnswerReviewApi.as_view(),
+        name="api-reflection-answer-review",
+    ),
 ]

@@ -64,3 +64,17 @@ def test_without_a_receiver_the_seam_says_so(settings) -> None:
     request = ReviewRequest(course_id=1, title="t", question_text="q", answers=(), requested_by_id=1, source="s")
     with pytest.raises(ApplicationError, match="No grading review queue is installed"):
         review_queue_send(request=request)
+
+
+def test_the_api_sends_the_answers_and_refuses_students(school, assignment: QuestionAssignment) -> None:
+    answer_submit(user=school.student, assignment=assignment, text="Light powers the leaf.")
+    url = f"/api/coaching/questions/assignments/{assignment.pk}/review/"
+
+    assert client_for(school.student).post(url).status_code == 403
+    response = client_for(school.teacher).post(url)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["submissions"] == 1
+    assert Submission.objects.get(question_id=body["question_id"]).answer_text == "Light powers the leaf."
+    assert client_for(school.other_teacher).post(url).status_code == 404
