@@ -65,9 +65,10 @@ class Draft(BaseModel):
 
 COACHING_MAX_CHARS = 160
 # The Teacher-Educator's answer, constrained: exactly the stop signal, or one question (a capital, no other
-# question mark, ending with one; its length is in the pattern, which the grammar enforces). Constrained
-# decoding makes a small model choose between the two.
-CoachingQuestion = Annotated[str, StringConstraints(pattern=rf"^[A-Z][^?\n]{{10,{COACHING_MAX_CHARS - 2}}}[?]$")]
+# question mark, ending with one). Constrained decoding makes a small model choose between the two. No length
+# bound in the pattern: xgrammar fails to compile a bounded repetition there; the token budget bounds it and
+# `_is_coaching` refuses one over COACHING_MAX_CHARS.
+CoachingQuestion = Annotated[str, StringConstraints(pattern=r"^[A-Z][^?\n]*[?]$")]
 
 
 class EducatorReply(BaseModel):
@@ -363,7 +364,9 @@ def _reply_cleaned(raw: str) -> str:
 def _is_coaching(question: str, draft: str) -> bool:
     """A coaching question has a few words and is not the draft repeated (small models echo it)."""
     tokens = words(question)
-    if len(tokens) < 4 or question.lower().startswith(("draft", "rationale", "topic")):
+    if len(tokens) < 4 or len(question) > COACHING_MAX_CHARS:
+        return False
+    if question.lower().startswith(("draft", "rationale", "topic")):
         return False
     draft_tokens = set(words(draft))
     shared = sum(1 for token in tokens if token in draft_tokens)
