@@ -187,13 +187,15 @@ def test_the_real_local_model_writes_a_round_with_provenance(settings) -> None:
     settings.REFLECTION_DRAFT_MAX_NEW_TOKENS = 32
     settings.REFLECTION_REPLY_MAX_NEW_TOKENS = 8
     settings.REFLECTION_JSON_ATTEMPTS = 1
+    settings.REFLECTION_DRAFT_SAMPLES = 2
 
     outcome = dialogue_generate(spec(max_rounds=1))
 
     (only,) = outcome.rounds
     assert outcome.provenance["model_version"] == "smollm2-135m-instruct"
     assert only.provenance["student_teacher"]["model_version"] == "smollm2-135m-instruct"
-    assert only.provenance["student_teacher"]["prompt_template"] == "reflection_student_teacher@v2"
+    assert only.provenance["student_teacher"]["prompt_template"] == "reflection_student_teacher@v3"
+    assert 1 <= only.provenance["student_teacher"]["best_of"]["asked"] <= 2
     assert only.draft_source in {"model", "model_failed"}
     assert outcome.final_passes_checks
     assert outcome.final_source in {"model", "repair"}
