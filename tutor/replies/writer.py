@@ -75,6 +75,17 @@ def _write(turn_id: int, channel: Channel, turn: Turn | None = None) -> None:
     extra: dict[str, Any] = {"model_version": "", "prompt_template": "", "source": "plan", "check": ""}
     is_cancelled = False
     started = time.monotonic()
+
+    def show(text: str, *, by_word: bool = False) -> None:
+        """Hand checked text to the reader (the plan's text word by word); the first time, note when: what the
+        student waits for before the first word."""
+        if not text:
+            return
+        if "first_piece_seconds" not in extra:
+            extra["first_piece_seconds"] = round(time.monotonic() - started, 3)
+        for piece in re.findall(r"\s*\S+", text) if by_word else [text]:
+            channel.put("piece", piece)
+
     if is_model_enabled():
         template, messages = reply_prompt(statement=problem.statement, student_message=student_message, plan=plan)
         extra["prompt_template"] = template.label
@@ -98,9 +109,7 @@ def _write(turn_id: int, channel: Channel, turn: Turn | None = None) -> None:
                     extra["first_token_seconds"] = round(time.monotonic() - started, 3)
                 shown = gate.feed(piece)
                 if shown:
-                    if "first_piece_seconds" not in extra:
-                        extra["first_piece_seconds"] = round(time.monotonic() - started, 3)
-                    channel.put("piece", shown)
+                    show(shown)
                     if time.monotonic() - last_save >= SAVE_EVERY_SECONDS:
                         reply_save_partial(turn_id=turn_id, text=gate.shown)
                         last_save = time.monotonic()
@@ -108,9 +117,7 @@ def _write(turn_id: int, channel: Channel, turn: Turn | None = None) -> None:
                     stream.cancel()
                     break
             if not channel.cancel.is_set():
-                last = gate.finish()  # the model's last sentence, judged now that nothing more follows
-                if last:
-                    channel.put("piece", last)
+                show(gate.finish())  # the model's last sentence, judged now that nothing more follows
             generation = stream.result()
             extra["completion_tokens"] = generation.completion_tokens
             extra["finish_reason"] = generation.finish_reason
@@ -123,22 +130,17 @@ def _write(turn_id: int, channel: Channel, turn: Turn | None = None) -> None:
         text, check = plan.text, "replaced: the reader left before the reply was written"
     elif not is_model_enabled():
         text, check = plan.text, "plan: the model is switched off"
-        _put_words(channel, text)
+        show(text, by_word=True)
     else:
         # What was shown stays; the rest (the plan's question, or the whole plan if nothing passed) follows it,
         # so the student ends up seeing exactly the stored reply.
         text, check = gate.final_text()
-        _put_words(channel, gate.tail())
+        show(gate.tail(), by_word=True)
     extra["source"] = check if check in ("model", "model+plan") else "plan"
     extra["check"] = check
     extra["model_text"] = gate.text[:2000]
     extra["seconds"] = round(time.monotonic() - started, 3)
     reply_complete(turn_id=turn_id, text=text, provenance_extra=extra)
-
-
-def _put_words(channel: Channel, text: str) -> None:
-    for word in re.findall(r"\s*\S+", text):
-        channel.put("piece", word)
 
 
 def _write_safely(turn_id: int, channel: Channel, turn: Turn | None = None) -> None:
