@@ -74,7 +74,7 @@ def test_session_detail_shows_turns_with_provenance_to_teachers_only(school: Sch
     teacher_view = api_for(school.teacher).get(url).json()
     assert [turn["speaker"] for turn in teacher_view["turns"]] == ["student", "tutor"]
     assert teacher_view["turns"][1]["move"] == "generic"
-    assert teacher_view["turns"][1]["provenance"]["policy"]["policy"] == "tutor-policy@v3"
+    assert teacher_view["turns"][1]["provenance"]["policy"]["policy"] == "tutor-policy@v4"
     student_view = api_for(school.student).get(url).json()
     assert "provenance" not in student_view["turns"][1] and "move" not in student_view["turns"][1]
     assert api_for(school.other_student).get(url).status_code == 404

@@ -10,8 +10,8 @@ import pytest
 from tests.tutor.test_policy import DESK, FIRST_ATTEMPT, SPOONS, play
 from tutor.policy.checks import plan_text_violation
 from tutor.policy.gate import ReplyGate
-from tutor.policy.numbers import format_number
-from tutor.policy.sentences import ill_formed_reason, whole_sentences_end
+from tutor.policy.numbers import format_number, numbers_in
+from tutor.policy.sentences import ill_formed_reason, sentences_of, whole_sentences_end
 from tutor.policy.solution import ProblemFacts
 
 SHIPPED = Path(__file__).resolve().parents[2] / "datasets_admin" / "demo_data" / "mathdial_problems.json"
@@ -114,7 +114,10 @@ def test_a_decimal_point_is_not_the_end_of_a_sentence_while_the_text_comes() -> 
 
 def _scripted_students(facts: ProblemFacts, opening: str) -> list[list[str]]:
     results = [format_number(step.result) for step in facts.steps]
+    # A student who restates what the problem gives before a wrong calculation (what a focus question takes up).
+    given = next((sentence.rstrip(".") for sentence in sentences_of(facts.statement) if numbers_in(sentence)), "")
     return [
+        [opening, f"{given}, so 7 + 1 = 9.", f"{given}, so 7 + 1 = 9 again."],
         [opening, "no idea", "I got 7", "I got 7", "is it 3?"],
         [opening, *[f"I got {value}" for value in results]],
         [opening, "I got 7", "I got 8", "I got 9", *["just tell me the answer"] * 5],

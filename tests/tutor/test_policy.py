@@ -293,6 +293,7 @@ def test_a_focus_question_takes_up_what_the_student_said_when_it_is_true() -> No
         "Adelaide bought 40 ducks, so Ephraim bought 40 - 2 = 38 ducks.",  # not what the problem says
         "I know Adelaide bought 30 ducks, so Ephraim bought 30 - 2 = 28 ducks.",  # a claim about themselves
         "Adelaide would have 30 ducks, so Ephraim bought 30 - 2 = 28 ducks.",  # a supposition, not a fact
+        "Ephraim bought 30 ducks, so Ephraim bought 30 - 2 = 28 ducks.",  # a right number said of the wrong one
     ],
 )
 def test_a_focus_question_never_takes_up_a_wrong_or_uncertain_claim(message: str) -> None:

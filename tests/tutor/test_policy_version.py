@@ -18,6 +18,9 @@ from tutor.policy import POLICY_VERSION
 FINGERPRINTS = {
     "tutor-policy@v2": "435b8084de499339e1bc36d0c2aae39f7aa569e0fdbd47a4df7362c2919b3ebd",
     "tutor-policy@v3": "04698080cd850c94ba09c2c22778ac8392d8b402f84be10ec62de038e1dbc527",
+    # v4: the uptake clause must be said of what it is; the fixed dialogues gained a student who restates the
+    # problem (so v2's and v3's entries are of the earlier dialogues).
+    "tutor-policy@v4": "3e295a052efe5806110e3e279c5bebecc4a76febea28bc2971170ea81e99e0da",
 }
 MODEL_TEXTS = (
     "Yes, that's right!",

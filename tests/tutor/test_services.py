@@ -190,7 +190,7 @@ def test_sending_a_message_stores_it_and_a_pending_reply_with_its_move(school: S
         f"Hi {school.student.first_name}, could you please walk me through your solution? "
         "Can you tell me how you got 9?"
     )
-    assert reply.provenance["policy"]["policy"] == "tutor-policy@v3"
+    assert reply.provenance["policy"]["policy"] == "tutor-policy@v4"
     session.refresh_from_db()
     assert session.attempts == 1
     # A second message waits for the reply.

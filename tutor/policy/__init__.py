@@ -26,4 +26,4 @@ The modules, in the order a reply is made:
 
 # Stored with every plan. A change to what the policy plans or what its gate keeps needs a new version
 # (tests/tutor/test_policy_version.py fingerprints both).
-POLICY_VERSION = "tutor-policy@v3"
+POLICY_VERSION = "tutor-policy@v4"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from tutor.policy.checks import plan_text_violation
 from tutor.policy.dialogue import TUTOR, DialogueTurn
+from tutor.policy.messages import content_words
 from tutor.policy.numbers import contains_number, numbers_in
 from tutor.policy.sentences import ill_formed_reason, sentences_of
 from tutor.policy.solution import ProblemFacts, Step, step_after
@@ -54,8 +55,8 @@ def focus_question(
     """Ask for the step's result in the words of its line, led in as a teacher would ("Okay, so how many ...?").
 
     Where the student's last message says something true that the step builds on, the question takes it up as
-    its condition, as MathDial's teachers do ("If Kristin ran 12 laps on the adult track, how many laps did
-    she run on the children's track?"): the student's own words, with only the problem's numbers and right
+    its condition, as MathDial's teachers do ("If Adelaide bought 30 ducks, Ephraim bought how many ducks?"):
+    the student's own words, with only the problem's numbers and right
     results, never the step's calculation or its result. Measured on MathDial's development dialogues:
     quoting the problem's sentence before the question made replies longer and less like the teachers'
     (sacreBLEU 7.17 -> 6.64 on the held-out part); taking up the student's words scored higher (see
@@ -112,6 +113,27 @@ def _repeats_itself(given: str, question: str) -> bool:
     )
 
 
+def _said_of_what_it_is(clause: str, values: Sequence[float], facts: ProblemFacts) -> bool:
+    """Whether each number of the clause is said of what the problem or the worked solution says it is: most of
+    the clause's words are in one clause of the statement, or one line of the solution, that holds the number."""
+    words = content_words(clause)
+    names = {word for word in re.findall(r"[A-Z][a-z]+", clause) if _is_name(word, facts.statement)}
+    sources = [
+        part
+        for text in (*sentences_of(facts.statement), *(step.line for step in facts.steps))
+        for part in _CLAUSE_RE.split(text)
+    ]
+    return all(
+        any(
+            contains_number(numbers_in(source), value)
+            and len(words & content_words(source)) >= 0.6 * len(words)
+            and all(name in source for name in names)  # said of the same one
+            for source in sources
+        )
+        for value in values
+    )
+
+
 def uptake_clause(step: Step, facts: ProblemFacts, student_text: str, *, forbidden: Sequence[float] = ()) -> str | None:
     """The shortest clause of the student's message that states a true fact the step builds on, or None.
 
@@ -142,6 +164,8 @@ def uptake_clause(step: Step, facts: ProblemFacts, student_text: str, *, forbidd
                 continue
             if any(contains_number(forbidden, value) for value in values):
                 continue
+            if not _said_of_what_it_is(clause, values, facts):
+                continue  # "Adelaide bought 15 ducks": a right number, said of the wrong thing
             if best is None or len(clause) < len(best):
                 best = clause
     return best
