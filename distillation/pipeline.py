@@ -600,6 +600,8 @@ def step_evaluate(context: Context, *, job_id: str = "") -> dict[str, Any]:
         notes=f"ARTE-distilled by run {context.run_id} ({context.config.seeds} seed items, teacher {teacher_label()}).",
     )
     figures["candidate"] = version.name
+    for heavy in ("teacher", "student-untailored", "student-tailored"):
+        shutil.rmtree(context.directory / heavy, ignore_errors=True)  # the candidate keeps the tailored weights
     return figures
 
 

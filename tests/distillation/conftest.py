@@ -76,3 +76,19 @@ def _one_torch_thread(settings: Any) -> None:
     settings.MODEL_TORCH_THREADS = (
         1  # the test machine is shared: threads waiting on each other cost more than they give
     )
+
+
+@pytest.fixture(autouse=True)
+def _run_directories_removed() -> Iterator[None]:
+    """A test's run directories (model weights) are removed after it: the database rows are rolled back anyway."""
+    import shutil
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.MODELS_DIR) / "distillation"
+    before = set(root.iterdir()) if root.exists() else set()
+    yield
+    for path in set(root.iterdir()) - before if root.exists() else ():
+        if path.name.startswith("test_"):  # the test database's runs only, never a development run's
+            shutil.rmtree(path, ignore_errors=True)
