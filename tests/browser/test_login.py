@@ -23,7 +23,7 @@ def log_in(page, username: str, password: str = PASSWORD) -> None:
         (
             "admin",
             "Admin dashboard",
-            ["Dashboard", "Tutor", "Grading", "Coaching", "Data sets", "Models", "System", "Privacy"],
+            ["Dashboard", "Tutor", "Grading", "Coaching", "Data sets", "Models", "Distillation", "System", "Privacy"],
         ),
     ],
 )
