@@ -144,6 +144,8 @@ class GradeOutputSerializer(serializers.ModelSerializer[Grade]):
             "max_points",
             "confidence",
             "feedback",
+            "rubric_met",
+            "rubric_missed",
             "status",
             "model_label",
             "model_score",
@@ -182,6 +184,8 @@ class ReleasedGradeOutputSerializer(serializers.ModelSerializer[Grade]):
             "score",
             "max_points",
             "feedback",
+            "rubric_met",
+            "rubric_missed",
             "released_at",
         )
 

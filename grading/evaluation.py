@@ -7,7 +7,17 @@ from typing import Any
 
 from grading.feedback import FeedbackItem, feedback_write
 from grading.grader import active_grader_dir, bank_load
-from grading.grader_model import GradingExample, grader_evaluate, grader_load, question_text_key
+from grading.grader_model import (
+    Grader,
+    GradingExample,
+    answer_vectors,
+    grader_evaluate,
+    grader_load,
+    question_text_key,
+)
+from grading.teaching import similar_groups, teaching_order
+
+CURVE_KS = (0, 5, 10, 20)
 
 
 def text_similarity(predictions: list[str], references: list[str]) -> dict[str, float]:
@@ -22,6 +32,50 @@ def text_similarity(predictions: list[str], references: list[str]) -> dict[str, 
     ]
     bleu = sacrebleu.corpus_bleu(predictions, [references]).score
     return {"feedback_rouge_l": round(sum(rouge) / max(len(rouge), 1), 4), "feedback_sacrebleu": round(bleu, 2)}
+
+
+def teacher_graded_split(
+    examples: list[GradingExample], *, k: int, seed: int, grader: Grader, predictions: list[Any] | None = None
+) -> tuple[list[int], list[int]]:
+    """(the indices a teacher grades first, the rest): per question, the first `k` answers in the review
+    queue's order (`grading.teaching.teaching_order` over the grader's confidence and groups of similar
+    answers). `predictions`: the grader's on `examples`, when already made."""
+    if k <= 0:
+        return [], list(range(len(examples)))
+    predictions = predictions if predictions is not None else grader.predict(examples)
+    vectors = answer_vectors([example.answer for example in examples])
+    by_question: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        by_question.setdefault(question_text_key(example.question), []).append(index)
+    graded: list[int] = []
+    for rows in by_question.values():
+        groups = similar_groups([0] * len(rows), [predictions[i].label for i in rows], vectors[rows])
+        order = teaching_order([predictions[i].confidence for i in rows], groups, seed=seed)
+        graded += [rows[j] for j in order[:k]]
+    chosen = set(graded)
+    return sorted(graded), [i for i in range(len(examples)) if i not in chosen]
+
+
+def grader_evaluate_teacher_graded(
+    examples: list[GradingExample], *, ks: tuple[int, ...], seed: int = 0, grader: Grader | None = None
+) -> dict[str, Any]:
+    """Per K: K answers of each question taken as graded by the teacher (their gold labels), the rest graded
+    with them as that question's neighbours (no retraining); the figures on the rest."""
+    started = time.monotonic()
+    version_name = ""
+    if grader is None:
+        directory, version_name = active_grader_dir()
+        grader = grader_load(directory)
+    predictions = grader.predict(examples) if any(k > 0 for k in ks) else None
+    curve = []
+    for k in ks:
+        graded, rest = teacher_graded_split(examples, k=k, seed=seed, grader=grader, predictions=predictions)
+        figures = grader_evaluate(grader, [examples[i] for i in rest], graded=[examples[i] for i in graded])
+        curve.append({"teacher_graded": k, "n_teacher_graded": len(graded), **figures})
+    out: dict[str, Any] = {"grader_version": version_name, "seed": seed}
+    out.update(curve[0] if len(curve) == 1 else {"curve": curve})
+    out["seconds"] = round(time.monotonic() - started, 1)
+    return out
 
 
 def grader_evaluate_file(

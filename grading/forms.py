@@ -33,6 +33,18 @@ class GradeFeedbackForm(forms.Form):
     feedback = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 4}))
 
 
+class GradeRubricForm(forms.Form):
+    """The rubric items a teacher ticked: their positions in the question's rubric (none ticked: none met)."""
+
+    met = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=[])
+
+    def __init__(self, *args: Any, item_count: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["met"]
+        assert isinstance(field, forms.TypedMultipleChoiceField)
+        field.choices = [(str(i), str(i + 1)) for i in range(item_count)]
+
+
 class GradeIdsField(forms.Field):
     """Grade ids posted as repeated hidden inputs (`grade=3&grade=7`)."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grading.feedback import FeedbackBank, FeedbackItem, feedback_write
-from grading.grader_model import GraderPrediction, GradingExample, grader_load
+from grading.grader_model import GRADER_METHOD_VERSION, GraderPrediction, GradingExample, grader_load, question_text_key
 from models_runtime import api as models
 
 BANK_FILE = "feedback_bank.jsonl"
@@ -82,10 +82,22 @@ def verdicts_for(
     *,
     include_feedback: bool = True,
     extra_bank_rows: list[tuple[str, str, str, str]] | None = None,
+    graded: list[GradingExample] | None = None,
+    peers: list[GradingExample] | None = None,
 ) -> list[Verdict]:
-    """Grade a batch: labels and scores, then feedback that agrees with each label."""
+    """Grade a batch: labels and scores, then feedback that agrees with each label.
+
+    `graded`: answers the teachers have reviewed since the grader was trained; they are their questions'
+    graded neighbours at once (no retraining). `peers`: the other answers to the same questions (a question
+    nobody graded is judged against them as well as against its reference)."""
     directory, version_name = active_grader_dir()
-    predictions: list[GraderPrediction] = grader_load(directory).predict(examples)
+    predictions: list[GraderPrediction] = grader_load(directory).predict(
+        examples, graded=graded or (), peers=peers or ()
+    )
+    graded_per_key: dict[str, int] = {}
+    for example in graded or ():
+        key = question_text_key(example.question)
+        graded_per_key[key] = graded_per_key.get(key, 0) + 1
     for item, prediction in zip(feedback_items, predictions, strict=True):
         item.label = prediction.label
     if include_feedback:
@@ -98,7 +110,12 @@ def verdicts_for(
             score_fraction=float(min(max(prediction.score, 0.0), 1.0)),
             confidence=float(min(max(prediction.confidence, 0.0), 1.0)),
             feedback=text,
-            provenance={"grader_version": version_name, **provenance},
+            provenance={
+                "grader_version": version_name,
+                "grader_method_version": GRADER_METHOD_VERSION,
+                "teacher_graded_neighbours": graded_per_key.get(question_text_key(example.question), 0),
+                **provenance,
+            },
         )
-        for prediction, (text, provenance) in zip(predictions, written, strict=True)
+        for example, prediction, (text, provenance) in zip(examples, predictions, written, strict=True)
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts.permissions import queryset_visible
@@ -60,6 +61,71 @@ def grade_queue(
     if student_id:
         grades = grades.filter(submission__student_id=student_id)
     return grades.select_related("submission__student", "submission__question", "reviewer").order_by("confidence", "pk")
+
+
+# At most this many awaiting grades are put in the teaching order per page view (each is embedded); the
+# rest follow, least confident first.
+TEACHING_ORDER_MAX = 600
+# A grade the grader gives at least this confidence counts as one it is sure of.
+SURE_CONFIDENCE = 0.8
+
+
+def grade_queue_teaching_order(
+    *,
+    assignment: Assignment,
+    question_id: int | None = None,
+    label: str | None = None,
+    status: str | None = None,
+    student_id: int | None = None,
+) -> list[Grade]:
+    """The review queue: grades awaiting review first, in the order that teaches the grader most
+    (`grading.teaching.teaching_order`: least confident first, one per group of similar answers per round),
+    then the reviewed ones, least confident first."""
+    from grading.teaching import similar_groups, teaching_order
+    from models_runtime import api as models
+
+    grades = list(
+        grade_queue(assignment=assignment, question_id=question_id, label=label, status=status, student_id=student_id)
+    )
+    awaiting = [g for g in grades if g.status == Grade.Status.AWAITING_REVIEW]
+    head, tail = awaiting[:TEACHING_ORDER_MAX], awaiting[TEACHING_ORDER_MAX:]
+    if len(head) > 1:
+        try:
+            vectors = models.embed([grade.submission.answer_text for grade in head])
+        except models.ModelError:  # no embedding model: groups of one, the least confident first
+            vectors = np.eye(len(head), dtype=np.float32)
+        groups = similar_groups([g.submission.question_id for g in head], [g.label for g in head], vectors)
+        head = [head[i] for i in teaching_order([g.confidence for g in head], groups, seed=assignment.pk)]
+    return head + tail + [g for g in grades if g.status != Grade.Status.AWAITING_REVIEW]
+
+
+@dataclass
+class QuestionSureness:
+    question: Question
+    sure: int
+    awaiting: int
+    reviewed: int
+
+
+def grader_sureness(*, assignment: Assignment) -> list[QuestionSureness]:
+    """Per question: how many grades awaiting review the grader is sure of (confidence at least
+    `SURE_CONFIDENCE`), of how many, and how many answers the teachers have reviewed."""
+    rows = {
+        row["submission__question_id"]: row
+        for row in Grade.objects.filter(submission__question__assignment=assignment, submission__is_current=True)
+        .values("submission__question_id")
+        .annotate(
+            awaiting=Count("pk", filter=Q(status=Grade.Status.AWAITING_REVIEW)),
+            sure=Count("pk", filter=Q(status=Grade.Status.AWAITING_REVIEW, confidence__gte=SURE_CONFIDENCE)),
+            reviewed=Count("pk", filter=Q(status__in=Grade.REVIEWED_STATUSES)),
+        )
+    }
+    out = []
+    for question in assignment.questions.order_by("position", "pk"):
+        row = rows.get(question.pk)
+        if row:
+            out.append(QuestionSureness(question, row["sure"], row["awaiting"], row["reviewed"]))
+    return out
 
 
 def grade_groups(*, grades: list[Grade], threshold: float = 0.88) -> dict[int, int]:

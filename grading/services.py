@@ -17,6 +17,7 @@ from core.models import Job
 from core.services import job_create, job_progress_set
 from grading.feedback import feedback_contradiction, feedback_for_new_label
 from grading.models import Assignment, Grade, GradeChange, Label, Question, Submission
+from grading.rubric import RUBRIC_VERSION, rubric_items, rubric_points
 
 MAX_ANSWER_CHARS = 10_000
 
@@ -114,21 +115,52 @@ def _example_for(submission: Submission) -> Any:
     )
 
 
-def _feedback_item_for(submission: Submission) -> Any:
+def _rubric_for(submission: Submission) -> tuple[list[Any], list[bool]]:
+    """The question's rubric items and which of them the answer meets (the grader's judgement)."""
+    from grading.rubric import rubric_items, rubric_judge
+
+    items = rubric_items(submission.question.rubric)
+    if not items:
+        return [], []
+    return items, rubric_judge(items=items, answer=submission.answer_text, question=submission.question.text)
+
+
+def _feedback_item_for(submission: Submission, rubric: tuple[list[Any], list[bool]] | None = None) -> Any:
     from grading.feedback import FeedbackItem
     from grading.grader_model import question_text_key
+    from grading.rubric import rubric_split
 
     question = submission.question
+    items, met = rubric if rubric is not None else ([], [])
+    rubric_met, rubric_missed = rubric_split(items=items, met=met)
     return FeedbackItem(
         question=question.text,
         question_key=question_text_key(question.text),
         reference_answers=list(question.reference_answers),
         answer=submission.answer_text,
         label="incorrect",
-        rubric_met=[],
-        rubric_missed=[item.get("text", "") for item in question.rubric],
+        rubric_met=rubric_met,
+        rubric_missed=rubric_missed,
         is_reference_hidden=question.is_reference_hidden,
     )
+
+
+def _rubric_applied(
+    submission: Submission, rubric: tuple[list[Any], list[bool]], points: Decimal, feedback: str, label: str
+) -> tuple[Decimal, str, list[str], list[str]]:
+    """(score, feedback, items met, items missed): with rubric items the score follows the items met and the
+    feedback names them (unless naming them would state another verdict than the label)."""
+    from grading.rubric import rubric_points, rubric_sentence, rubric_split
+
+    items, met = rubric
+    if not items:
+        return points, feedback, [], []
+    rubric_met, rubric_missed = rubric_split(items=items, met=met)
+    score = rubric_points(items=items, met=met, max_points=submission.question.max_points)
+    sentence = rubric_sentence(met=rubric_met, missed=rubric_missed)
+    if feedback and sentence and not feedback_contradiction(f"{feedback} {sentence}", label):
+        feedback = f"{feedback} {sentence}"
+    return score, feedback, rubric_met, rubric_missed
 
 
 def reviewed_feedback_rows(*, question_ids: list[int]) -> list[tuple[str, str, str, str]]:
@@ -144,36 +176,73 @@ def reviewed_feedback_rows(*, question_ids: list[int]) -> list[tuple[str, str, s
     ]
 
 
+def reviewed_grading_examples(*, question_ids: list[int]) -> list[Any]:
+    """The teachers' reviewed grades of these questions as graded examples: the grader uses them as their
+    questions' graded neighbours at once, before any retraining."""
+    from grading.grader_model import GradingExample
+
+    grades = Grade.objects.filter(
+        submission__question_id__in=question_ids, submission__is_current=True, status__in=Grade.REVIEWED_STATUSES
+    ).select_related("submission__question")
+    examples = []
+    for grade in grades.order_by("pk"):
+        question = grade.submission.question
+        examples.append(
+            GradingExample(
+                question=question.text,
+                reference_answers=list(question.reference_answers),
+                answer=grade.submission.answer_text,
+                label=grade.label,
+                score=float(min(max(grade.score / question.max_points, Decimal(0)), Decimal(1))),
+                question_id=question_key(question),
+            )
+        )
+    return examples
+
+
+def peer_examples(*, question_ids: list[int]) -> list[Any]:
+    """Every current answer to these questions, unlabelled: the grader reads a batch's answers beside them."""
+    submissions = Submission.objects.filter(question_id__in=question_ids, is_current=True).select_related("question")
+    return [_example_for(submission) for submission in submissions.order_by("pk")]
+
+
 def submissions_grade(*, submissions: list[Submission], include_feedback: bool = True) -> list[Grade]:
-    """Grade the given submissions that have no grade yet. Running it twice grades nothing twice."""
+    """Grade the given submissions that have no grade yet, with the reviewed grades of their questions as
+    graded neighbours. Running it twice grades nothing twice."""
     from grading.grader import verdicts_for
 
     graded = set(Grade.objects.filter(submission__in=submissions).values_list("submission_id", flat=True))
     ungraded = [submission for submission in submissions if submission.pk not in graded]
     if not ungraded:
         return []
+    question_ids = sorted({s.question_id for s in ungraded})
+    rubrics = [_rubric_for(submission) for submission in ungraded]
     verdicts = verdicts_for(
         [_example_for(submission) for submission in ungraded],
-        [_feedback_item_for(submission) for submission in ungraded],
+        [_feedback_item_for(submission, rubric) for submission, rubric in zip(ungraded, rubrics, strict=True)],
         include_feedback=include_feedback,
-        extra_bank_rows=(
-            reviewed_feedback_rows(question_ids=sorted({s.question_id for s in ungraded})) if include_feedback else None
-        ),
+        extra_bank_rows=reviewed_feedback_rows(question_ids=question_ids) if include_feedback else None,
+        graded=reviewed_grading_examples(question_ids=question_ids),
+        peers=peer_examples(question_ids=question_ids),
     )
     grades = []
-    for submission, verdict in zip(ungraded, verdicts, strict=True):
-        points = verdict.points(submission.question.max_points)
+    for submission, verdict, rubric in zip(ungraded, verdicts, rubrics, strict=True):
+        points, feedback, rubric_met, rubric_missed = _rubric_applied(
+            submission, rubric, verdict.points(submission.question.max_points), verdict.feedback, verdict.label
+        )
         grades.append(
             Grade(
                 submission=submission,
                 label=verdict.label,
                 score=points,
-                feedback=verdict.feedback,
+                feedback=feedback,
+                rubric_met=rubric_met,
+                rubric_missed=rubric_missed,
                 confidence=verdict.confidence,
                 model_label=verdict.label,
                 model_score=points,
-                model_feedback=verdict.feedback,
-                provenance=verdict.provenance,
+                model_feedback=feedback,
+                provenance={**verdict.provenance, **({"rubric_version": RUBRIC_VERSION} if rubric[0] else {})},
             )
         )
     try:
@@ -198,6 +267,8 @@ def submissions_grade(*, submissions: list[Submission], include_feedback: bool =
                             "model_score",
                             "model_feedback",
                             "provenance",
+                            "rubric_met",
+                            "rubric_missed",
                         )
                     },
                 )
@@ -249,19 +320,136 @@ def assignment_grading_start(*, assignment: Assignment, user: Any, then_train_fu
     )
 
 
+def assignment_regradable_grades(*, assignment: Assignment) -> list[Grade]:
+    """Machine grades no teacher has touched (awaiting review, the model's label, score and feedback) of
+    questions with reviewed grades: grading them again lets the grader use what the teacher graded."""
+    reviewed_questions = (
+        Grade.objects.filter(
+            submission__question__assignment=assignment,
+            submission__is_current=True,
+            status__in=Grade.REVIEWED_STATUSES,
+        )
+        .values_list("submission__question_id", flat=True)
+        .distinct()
+    )
+    grades = Grade.objects.filter(
+        submission__question__assignment=assignment,
+        submission__question_id__in=list(reviewed_questions),
+        submission__is_current=True,
+        status=Grade.Status.AWAITING_REVIEW,
+        was_overridden=False,
+    ).select_related("submission__question", "submission__student")
+    return [
+        grade
+        for grade in grades.order_by("submission__question__position", "pk")
+        if grade.label == grade.model_label
+        and grade.score == grade.model_score
+        and grade.feedback == grade.model_feedback
+    ]
+
+
+def grades_regrade(*, grades: list[Grade], include_feedback: bool = True) -> int:
+    """Grade untouched machine grades again with their questions' reviewed grades as neighbours; a grade a
+    teacher changed meanwhile is left alone; every one gets the new confidence and provenance. Returns how many
+    changed label or score."""
+    from grading.grader import verdicts_for
+
+    if not grades:
+        return 0
+    submissions = [grade.submission for grade in grades]
+    question_ids = sorted({s.question_id for s in submissions})
+    rubrics = [_rubric_for(submission) for submission in submissions]
+    verdicts = verdicts_for(
+        [_example_for(submission) for submission in submissions],
+        [_feedback_item_for(submission, rubric) for submission, rubric in zip(submissions, rubrics, strict=True)],
+        include_feedback=include_feedback,
+        extra_bank_rows=reviewed_feedback_rows(question_ids=question_ids) if include_feedback else None,
+        graded=reviewed_grading_examples(question_ids=question_ids),
+        peers=peer_examples(question_ids=question_ids),
+    )
+    changed = 0
+    with transaction.atomic():
+        locked = {g.pk: g for g in Grade.objects.select_for_update().filter(pk__in=[g.pk for g in grades])}
+        for grade, verdict, rubric in zip(grades, verdicts, rubrics, strict=True):
+            current = locked.get(grade.pk)
+            if current is None or not _untouched(current):
+                continue
+            points, feedback, rubric_met, rubric_missed = _rubric_applied(
+                grade.submission,
+                rubric,
+                verdict.points(grade.submission.question.max_points),
+                verdict.feedback,
+                verdict.label,
+            )
+            same = current.label == verdict.label and current.score == points
+            before = _snapshot(current)
+            current.label = current.model_label = verdict.label
+            current.score = current.model_score = points
+            current.confidence = verdict.confidence
+            current.rubric_met, current.rubric_missed = rubric_met, rubric_missed
+            if include_feedback and not same:
+                current.feedback = current.model_feedback = feedback
+            current.provenance = (
+                verdict.provenance
+                if include_feedback and not same
+                else {
+                    **current.provenance,
+                    **{k: v for k, v in verdict.provenance.items() if not k.startswith("feedback")},
+                }
+            )
+            current.save(
+                update_fields=[
+                    "label",
+                    "model_label",
+                    "score",
+                    "model_score",
+                    "confidence",
+                    "feedback",
+                    "model_feedback",
+                    "provenance",
+                    "rubric_met",
+                    "rubric_missed",
+                ]
+            )
+            if not same:  # a new confidence alone is no change of the grade
+                GradeChange.objects.create(
+                    grade=current, action=GradeChange.Action.MACHINE_GRADED, before=before, after=_snapshot(current)
+                )
+                changed += 1
+    return changed
+
+
+def _untouched(grade: Grade) -> bool:
+    return (
+        grade.status == Grade.Status.AWAITING_REVIEW
+        and not grade.was_overridden
+        and grade.label == grade.model_label
+        and grade.score == grade.model_score
+        and grade.feedback == grade.model_feedback
+    )
+
+
 def assignment_grading_run(*, job: Job) -> dict[str, Any]:
-    """The job's work: grade in chunks, recording progress; a cancelled job keeps what it graded."""
+    """The job's work: grade in chunks, recording progress; a cancelled job keeps what it graded. Machine
+    grades no teacher has touched, of questions a teacher has reviewed answers of, are graded again with
+    those answers (the grader learns from the teacher's first grades at once)."""
     assignment = Assignment.objects.get(pk=job.params["assignment_id"])
     pending = assignment_ungraded_submissions(assignment=assignment)
-    job_progress_set(job=job, progress=0, total=len(pending), message=f"{len(pending)} answers to grade")
-    graded = 0
+    regradable = assignment_regradable_grades(assignment=assignment)
+    total = len(pending) + len(regradable)
+    job_progress_set(job=job, progress=0, total=total, message=f"{total} answers to grade")
+    graded = regraded = 0
     for start in range(0, len(pending), GRADING_CHUNK):
         graded += len(submissions_grade(submissions=pending[start : start + GRADING_CHUNK]))
         job_progress_set(job=job, progress=min(start + GRADING_CHUNK, len(pending)), message=f"{graded} graded")
+    for start in range(0, len(regradable), GRADING_CHUNK):
+        regraded += grades_regrade(grades=regradable[start : start + GRADING_CHUNK])
+        done = len(pending) + min(start + GRADING_CHUNK, len(regradable))
+        job_progress_set(job=job, progress=done, message=f"{graded} graded, {regraded} changed by the reviewed answers")
     if job.params.get("then_train_full_grader"):
         with contextlib.suppress(ConflictError):  # a full training is queued or running already
             grader_training_start(user=job.created_by)
-    return {"graded": graded, "assignment": assignment.title}
+    return {"graded": graded, "regraded": regraded, "assignment": assignment.title}
 
 
 # --- Review --------------------------------------------------------------------------------------
@@ -375,6 +563,41 @@ def _checked_feedback(feedback: str) -> str:
     if len(text) > MAX_ANSWER_CHARS:
         raise ApplicationError(f"Feedback is limited to {MAX_ANSWER_CHARS:,} characters.", code="feedback_too_long")
     return text
+
+
+@transaction.atomic
+def grade_rubric_set(*, grade: Grade, user: Any, met: list[int]) -> Grade:
+    """The teacher ticks the rubric items the answer meets (their positions in the question's rubric); the
+    score follows the items, the grade counts as reviewed (overridden when the score moved)."""
+    grade = _grade_locked(grade, user)
+    question = grade.submission.question
+    items = rubric_items(question.rubric)
+    if not items:
+        raise ApplicationError("This question has no rubric items.", code="no_rubric")
+    bad = [position for position in met if not 0 <= position < len(items)]
+    if bad:
+        raise ApplicationError(f"No rubric item {bad[0] + 1}: the question has {len(items)}.", code="rubric_item")
+    chosen = set(met)
+    ticks = [i in chosen for i in range(len(items))]
+    before = {**_snapshot(grade), "rubric_met": list(grade.rubric_met)}
+    grade.score = rubric_points(items=items, met=ticks, max_points=question.max_points)
+    grade.rubric_met = [item.text for item, ok in zip(items, ticks, strict=True) if ok]
+    grade.rubric_missed = [item.text for item, ok in zip(items, ticks, strict=True) if not ok]
+    grade.was_overridden = grade.was_overridden or grade.score != grade.model_score
+    if grade.status != Grade.Status.RELEASED:
+        grade.status = Grade.Status.OVERRIDDEN if grade.was_overridden else Grade.Status.APPROVED
+    grade.reviewer, grade.reviewed_at = user, timezone.now()
+    grade.save(
+        update_fields=["score", "rubric_met", "rubric_missed", "was_overridden", "status", "reviewer", "reviewed_at"]
+    )
+    GradeChange.objects.create(
+        grade=grade,
+        action=GradeChange.Action.OVERRIDDEN,
+        changed_by=user,
+        before=before,
+        after={**_snapshot(grade), "rubric_met": list(grade.rubric_met)},
+    )
+    return grade
 
 
 @transaction.atomic

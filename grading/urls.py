@@ -23,5 +23,6 @@ urlpatterns = [
     path("grades/<int:grade_id>/accept/", views.grade_accept_view, name="grade_accept"),
     path("grades/<int:grade_id>/override/", views.grade_override_view, name="grade_override"),
     path("grades/<int:grade_id>/feedback/", views.grade_feedback_view, name="grade_feedback"),
+    path("grades/<int:grade_id>/rubric/", views.grade_rubric_view, name="grade_rubric"),
     path("grader/retrain/", views.grader_retrain, name="grader_retrain"),
 ]

@@ -31,6 +31,7 @@ from grading.forms import (
     GradeGroupRelabelForm,
     GradeOverrideForm,
     GradeReleaseForm,
+    GradeRubricForm,
     ReviewFilterForm,
 )
 from grading.importers import ImportProblems, answers_csv_import
@@ -47,8 +48,10 @@ from grading.selectors import (
     grade_groups,
     grade_list_released_for_student,
     grade_queue,
+    grade_queue_teaching_order,
     grader_is_quick_active,
     grader_problem,
+    grader_sureness,
     grader_training_job_active,
     question_get_for_user,
     question_ids_released_for_student,
@@ -59,6 +62,7 @@ from grading.services import (
     grade_accept,
     grade_feedback_edit,
     grade_override,
+    grade_rubric_set,
     grader_first_start,
     grades_accept_many,
     grades_mark_seen,
@@ -370,7 +374,9 @@ def _groups_of(grades: list[Grade]) -> tuple[dict[int, int], str]:
 def _review_context(assignment: Assignment, data: Any) -> dict[str, Any]:
     questions = list(assignment.questions.all())
     form = ReviewFilterForm(data, questions=questions, students=list(course_student_list(course=assignment.course)))
-    page = Paginator(grade_queue(assignment=assignment, **form.filters()), REVIEW_PAGE_SIZE).get_page(data.get("page"))
+    page = Paginator(grade_queue_teaching_order(assignment=assignment, **form.filters()), REVIEW_PAGE_SIZE).get_page(
+        data.get("page")
+    )
     grades = list(page.object_list)
     groups, groups_problem = _groups_of(grades)
     summaries: dict[int, dict[str, Any]] = {}
@@ -400,6 +406,7 @@ def _review_context(assignment: Assignment, data: Any) -> dict[str, Any]:
         "groups": list(summaries.values()),
         "groups_problem": groups_problem,
         "labels": Label.choices,
+        "sureness": grader_sureness(assignment=assignment),
     }
 
 
@@ -431,6 +438,20 @@ def _card(request: HtmxHttpRequest, grade: Grade) -> HttpResponse:
     return render(
         request, "grading/review.html#grade-card", {"card": {"grade": fresh, "group": group}, "labels": Label.choices}
     )
+
+
+@role_required(*TEACHING_ROLES)
+@require_POST
+def grade_rubric_view(request: HtmxHttpRequest, grade_id: int) -> HttpResponse:
+    grade = _grade_or_404(request, grade_id)
+    form = GradeRubricForm(request.POST, item_count=len(grade.submission.question.rubric or []))
+    if not form.is_valid():
+        return _failure(request, _form_error(form), fallback=_review_url(grade))
+    try:
+        grade = grade_rubric_set(grade=grade, user=request.user, met=form.cleaned_data["met"])
+    except ApplicationError as error:
+        return _failure(request, error, fallback=_review_url(grade))
+    return _card(request, grade)
 
 
 def _review_url(grade: Grade) -> str:

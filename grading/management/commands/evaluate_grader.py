@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
-from grading.evaluation import grader_evaluate_file
+from grading.evaluation import CURVE_KS, grader_evaluate_file, grader_evaluate_teacher_graded
 from grading.training import examples_read
 from models_runtime.errors import ModelError
 
@@ -20,6 +20,17 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, help="Evaluate the first N answers only")
         parser.add_argument("--no-feedback", action="store_true", help="Labels and scores only")
         parser.add_argument("--retrieval-feedback", action="store_true", help="Feedback by retrieval, no generation")
+        parser.add_argument(
+            "--teacher-graded",
+            type=int,
+            metavar="K",
+            help=(
+                "Take K answers of each question as graded by the teacher (their gold labels, chosen as the review "
+                "queue orders them), grade the rest with them at once and print the figures on the rest"
+            ),
+        )
+        parser.add_argument("--curve", action="store_true", help=f"The figures for K = {', '.join(map(str, CURVE_KS))}")
+        parser.add_argument("--seed", type=int, default=0, help="Breaks ties in the choice of teacher-graded answers")
         parser.add_argument("--json", action="store_true", help="Print one JSON object (the default output)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -27,6 +38,13 @@ class Command(BaseCommand):
             examples = examples_read(options["data"])
             if options["limit"]:
                 examples = examples[: options["limit"]]
+            k = options["teacher_graded"]
+            if k is not None and k < 0:
+                raise CommandError("--teacher-graded must be 0 or more.")
+            if options["curve"] or k is not None:
+                ks = CURVE_KS if options["curve"] else (k,)
+                self.stdout.write(json.dumps(grader_evaluate_teacher_graded(examples, ks=ks, seed=options["seed"])))
+                return
             figures = grader_evaluate_file(
                 examples,
                 include_feedback=not options["no_feedback"],
