@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "coaching",
     "coaching.reflection",
     "datasets_admin",
+    "distillation",
     "privacy",
 ]
 
@@ -292,3 +293,7 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "core.staticfinders.PlotlyFinder",
 ]
+
+# --- Seams between feature apps (core.review_queue) ------------------------------------------------
+# Reflection answers a teacher sends for review land in grading's queue; core and coaching never import grading.
+REVIEW_QUEUE_RECEIVER = env_str("REVIEW_QUEUE_RECEIVER", "grading.review_intake.review_request_receive")
