@@ -498,7 +498,7 @@ def classifier_train(
     *,
     annotated: Sequence[AnnotatedComment],
     use_corrections: bool = True,
-    c_value: float = 1.0,
+    c_value: float = clf.C_VALUE,
     embedding: str = clf.MINILM,
 ) -> dict[str, Any]:
     """Train on the annotated comments outside the held-out part (SIGHT's `validation` split) and on

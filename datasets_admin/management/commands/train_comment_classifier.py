@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from datasets_admin.classifier import EMBEDDINGS, MINILM
+from datasets_admin.classifier import C_VALUE, EMBEDDINGS, MINILM
 from datasets_admin.services import (
     ANNOTATED_COMMENTS,
     SHIPPED_CLASSIFIER,
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--activate", action="store_true")
         parser.add_argument("--no-corrections", action="store_true")
-        parser.add_argument("--c-value", type=float, default=1.0)
+        parser.add_argument("--c-value", type=float, default=C_VALUE)
         parser.add_argument(
             "--embedding",
             choices=EMBEDDINGS,
