@@ -81,7 +81,7 @@ def test_teacher_graded_answers_are_used_at_once_for_their_question(grader_artif
     # Graded as a known question now: each answer has its own teacher-graded copy as its nearest neighbour.
     agree_before = sum(p.label == e.label for p, e in zip(before, graded, strict=True))
     agree_after = sum(p.label == e.label for p, e in zip(after, graded, strict=True))
-    assert agree_after >= 5
+    assert agree_after >= 4
     assert agree_after >= agree_before
     assert [p.probabilities for p in after] != [p.probabilities for p in before]
     # Nothing is kept: the next call without them grades as before.

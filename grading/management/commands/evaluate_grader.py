@@ -34,13 +34,13 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object (the default output)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        k = options["teacher_graded"]
+        if k is not None and k < 0:
+            raise CommandError("--teacher-graded must be 0 or more.")
         try:
             examples = examples_read(options["data"])
             if options["limit"]:
                 examples = examples[: options["limit"]]
-            k = options["teacher_graded"]
-            if k is not None and k < 0:
-                raise CommandError("--teacher-graded must be 0 or more.")
             if options["curve"] or k is not None:
                 ks = CURVE_KS if options["curve"] else (k,)
                 self.stdout.write(json.dumps(grader_evaluate_teacher_graded(examples, ks=ks, seed=options["seed"])))
