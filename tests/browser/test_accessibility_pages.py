@@ -75,11 +75,11 @@ def _no_sideways_page_scroll(page: Any, where: str) -> None:
     widths = page.evaluate(
         "() => ({page: document.scrollingElement.scrollWidth, screen: window.innerWidth,"
         " wide: [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right >"
-        " window.innerWidth + 1 && !e.closest('.table-wrap, pre, .js-plotly-plot, .visually-hidden'))"
+        f" {PHONE['width']} + 1 && !e.closest('.table-wrap, pre, .js-plotly-plot, .visually-hidden'))"
         ".slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')"
         " + (e.dataset.testid ? '[' + e.dataset.testid + ']' : ''))})"
     )
-    assert widths["screen"] == PHONE["width"], f"{where}: laid out {widths['screen']} px wide, not as a phone"
+    assert widths["screen"] == PHONE["width"], f"{where}: laid out wider than a phone: {widths}"
     assert widths["page"] <= widths["screen"] + 1, f"{where}: the page scrolls sideways on a phone: {widths}"
 
 
