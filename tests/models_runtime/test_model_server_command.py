@@ -12,19 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from tests.models_runtime.conftest import free_port
+from tests.worker import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    """The test database, for a subprocess (the registry it reads is the one the test sees)."""
-    database = connection.settings_dict
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{database['NAME']}"
-    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
 
 
 def test_with_no_server_url_there_is_nothing_to_run(settings) -> None:
@@ -70,7 +62,10 @@ def test_it_serves_the_bundled_student_where_the_setting_points(tmp_path: Path) 
         assert answer is not None, log.read_text()
         assert answer.status_code == 200
         assert answer.json()["choices"][0]["message"]["content"]
-        assert (tmp_path / "model-server.ini").is_file()
+        # The student is served re-encoded as q8_0 (llama.cpp's fast CPU kernels), written once into MODELS_DIR.
+        served = tmp_path / "gguf" / "smollm2-135m-instruct.q8_0.gguf"
+        assert f"model = {served}" in (tmp_path / "model-server.ini").read_text()
+        assert served.stat().st_size > 100_000_000
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
