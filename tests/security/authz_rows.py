@@ -124,6 +124,7 @@ ROWS: dict[str, Row] = {
     "grading:grade_accept": _write(COURSE_TEACHER),
     "grading:grade_override": _write(COURSE_TEACHER),
     "grading:grade_feedback": _write(COURSE_TEACHER),
+    "grading:grade_rubric": _write(COURSE_TEACHER),
     "grading:grader_retrain": _write(ADMIN_ONLY, **NO_MODEL),
     # --- coaching ---
     "coaching:index": Row(TEACHERS),
