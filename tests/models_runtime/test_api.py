@@ -112,3 +112,34 @@ def test_embeddings_are_normalised_and_batched() -> None:
     assert vectors.shape == (3, 384)
     norms = (vectors[:2] ** 2).sum(axis=1)
     assert norms == pytest.approx([1.0, 1.0], abs=1e-4)
+
+
+def test_embeddings_seen_before_come_from_the_cache_and_only_new_texts_are_encoded(monkeypatch) -> None:
+    from models_runtime import embeddings
+
+    monkeypatch.setattr(embeddings, "_cache", embeddings.OrderedDict())
+    model = embeddings.embedding_model()
+    encoded: list[list[str]] = []
+    real_encode = model.encode
+
+    def counting_encode(texts, **kwargs):
+        encoded.append(list(texts))
+        return real_encode(texts, **kwargs)
+
+    monkeypatch.setattr(model, "encode", counting_encode)
+    first = api.embed(["a window of frames", "an acknowledgement", "a window of frames"])
+    second = api.embed(["an acknowledgement", "a new answer", "a window of frames"])
+    assert encoded == [["a window of frames", "an acknowledgement"], ["a new answer"]]
+    assert second[0] == pytest.approx(first[1])
+    assert second[2] == pytest.approx(first[0])
+    second[0][:] = 0.0  # the caller's array is its own: the cache is not changed through it
+    assert api.embed(["an acknowledgement"])[0] == pytest.approx(first[1])
+
+
+def test_the_embedding_cache_is_bounded(monkeypatch) -> None:
+    from models_runtime import embeddings
+
+    monkeypatch.setattr(embeddings, "_cache", embeddings.OrderedDict())
+    monkeypatch.setattr(embeddings, "CACHE_SIZE", 2)
+    api.embed(["one", "two", "three"])
+    assert [text for _, text in embeddings._cache] == ["two", "three"]
