@@ -10,7 +10,7 @@ from django import forms
 from accounts.models import User
 from accounts.selectors import course_student_list
 from grading.models import Assignment, Grade, Label, Question
-from grading.services import MAX_ANSWER_CHARS
+from grading.services import MAX_ANSWER_CHARS, MAX_RUBRIC_ITEMS
 
 LABEL_CHOICES = Label.choices
 STATUS_CHOICES = Grade.Status.choices
@@ -116,3 +116,77 @@ class GradeReleaseForm(forms.Form):
         student = cast(forms.ModelChoiceField, self.fields["student"])
         student.queryset = course_student_list(course=assignment.course)
         student.label_from_instance = lambda u: u.display_name  # type: ignore[method-assign,assignment]
+
+
+class QuestionForm(forms.Form):
+    """A question's fields and its rubric rows (repeated `rubric_text` and `rubric_points` inputs; a row left
+    empty is dropped, a row with text and no points counts 1 point). question_create and question_update
+    decide what is allowed."""
+
+    text = forms.CharField(label="Question", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    reference_answers = forms.CharField(
+        label="Reference answer",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="A model answer. To give more than one, separate them with an empty line.",
+    )
+    max_points = forms.CharField(
+        label="Max points",
+        required=False,
+        initial="1",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
+    )
+
+    SPARE_ROWS = 3
+
+    def __init__(self, data: Any = None, *, question: Question | None = None) -> None:
+        initial: dict[str, Any] = {}
+        rows: list[dict[str, str]] = []
+        if question is not None:
+            initial = {
+                "text": question.text,
+                "reference_answers": "\n\n".join(question.reference_answers or []),
+                "max_points": f"{question.max_points.normalize():f}",
+            }
+            rows = [
+                {"text": str(item.get("text", "")), "points": str(item.get("points", ""))}
+                for item in question.rubric or []
+                if isinstance(item, dict)
+            ]
+        super().__init__(data, initial=initial)
+        if data is not None:
+            texts, points = data.getlist("rubric_text"), data.getlist("rubric_points")
+            points += [""] * (len(texts) - len(points))
+            rows = [{"text": text, "points": point} for text, point in zip(texts, points, strict=False)]
+        self.posted_rows = rows
+        self.rubric_errors: list[str] = []
+        shown = list(rows)
+        while len(shown) < min(max(len(rows) + self.SPARE_ROWS, 4), MAX_RUBRIC_ITEMS):
+            shown.append({"text": "", "points": ""})
+        self.rubric_rows = [{**row, "number": str(number)} for number, row in enumerate(shown, start=1)]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        answers = [part.strip() for part in self.cleaned_data["reference_answers"].replace("\r\n", "\n").split("\n\n")]
+        rubric = [
+            {"text": row["text"], "points": row["points"].strip() or "1"}
+            for row in self.posted_rows
+            if row["text"].strip() or row["points"].strip()
+        ]
+        return {
+            "text": self.cleaned_data["text"],
+            "reference_answers": [answer for answer in answers if answer],
+            "max_points": self.cleaned_data["max_points"].strip() or "1",
+            "rubric": rubric,
+        }
+
+    def add_service_errors(self, error: Any) -> None:
+        """Show a service's field messages next to their fields (others at the top of the form)."""
+        fields = (getattr(error, "extra", None) or {}).get("fields") or {}
+        for name, problems in fields.items():
+            for problem in problems:
+                if name == "rubric":
+                    self.rubric_errors.append(problem)
+                else:
+                    self.add_error(name if name in self.fields else None, problem)
+        if not fields:
+            self.add_error(None, error.message)

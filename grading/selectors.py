@@ -418,3 +418,8 @@ def feedback_corrections() -> list[dict[str, Any]]:
         for grade in grades
         if grade.feedback.strip() != grade.model_feedback.strip()
     ]
+
+
+def question_grade_count(*, question: Question) -> int:
+    """How many of the question's current answers have a grade (the grades an edit of its rubric leaves)."""
+    return Grade.objects.filter(submission__question=question, submission__is_current=True).count()

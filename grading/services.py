@@ -37,6 +37,73 @@ def assignment_create(*, course: Course, title: str, description: str = "", crea
     return assignment
 
 
+MAX_RUBRIC_ITEMS = 12
+MAX_RUBRIC_ITEM_CHARS = 300
+MAX_QUESTION_CHARS = 5_000
+
+
+def _points_or_none(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value).strip())
+    except (ArithmeticError, ValueError):
+        return None
+    if not number.is_finite() or abs(number) >= Decimal("1e6"):
+        return None
+    return number.quantize(Decimal("0.01"))
+
+
+def _question_fields_clean(
+    *, text: str, reference_answers: list[str], max_points: Any, rubric: list[dict[str, Any]] | None
+) -> tuple[str, list[str], Decimal, list[dict[str, Any]]]:
+    """The question's fields as stored, or an ApplicationError naming every field that is wrong.
+
+    Rules: the text is not empty; at least one reference answer; max points above 0; at most
+    MAX_RUBRIC_ITEMS rubric items, each with text and points above 0 and at most the max points. The items'
+    points need not add up to the max points: the score is the met items' share of them, scaled to it."""
+    errors: dict[str, list[str]] = {}
+    clean_text = (text or "").strip()
+    if not clean_text:
+        errors["text"] = ["Write the question."]
+    elif len(clean_text) > MAX_QUESTION_CHARS:
+        errors["text"] = [f"The question is {len(clean_text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}."]
+    answers = [answer.strip() for answer in reference_answers if answer and answer.strip()]
+    if not answers:
+        errors["reference_answers"] = ["A question needs at least one reference answer."]
+    points = _points_or_none(max_points)
+    if points is None:
+        points = Decimal(0)
+        errors["max_points"] = ["Max points is a number, such as 2 or 1.5."]
+    elif points <= 0 or points >= Decimal("10000"):
+        errors["max_points"] = ["Max points is above 0 and below 10,000."]
+    items: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for number, raw in enumerate(rubric or [], start=1):
+        item_text = " ".join(str(raw.get("text", "") or "").split())
+        item_points = _points_or_none(raw.get("points", 1))
+        if item_points is None:
+            problems.append(f"Item {number}: its points are a number, such as 1.")
+            continue
+        if not item_text:
+            problems.append(f"Item {number}: write what the answer should say.")
+        elif len(item_text) > MAX_RUBRIC_ITEM_CHARS:
+            problems.append(f"Item {number}: at most {MAX_RUBRIC_ITEM_CHARS} characters.")
+        if item_points <= 0:
+            problems.append(f"Item {number}: its points are above 0.")
+        elif "max_points" not in errors and item_points > points:
+            most = f"{points.normalize():f}"
+            problems.append(f"Item {number}: its points are at most the question's max points ({most}).")
+        items.append({"text": item_text, "points": float(item_points)})
+    if len(items) > MAX_RUBRIC_ITEMS:
+        problems.append(f"A question has at most {MAX_RUBRIC_ITEMS} rubric items; this one has {len(items)}.")
+    if problems:
+        errors["rubric"] = problems
+    if errors:
+        message = "; ".join(message for messages in errors.values() for message in messages)
+        code = "reference_missing" if list(errors) == ["reference_answers"] else "question_invalid"
+        raise ApplicationError(message, code=code, extra={"fields": errors})
+    return clean_text, answers, points, items
+
+
 @transaction.atomic
 def question_create(
     *,
@@ -48,21 +115,46 @@ def question_create(
     position: int | None = None,
     source: str = "",
 ) -> Question:
-    answers = [answer.strip() for answer in reference_answers if answer and answer.strip()]
-    if not answers:
-        raise ApplicationError("A question needs at least one reference answer.", code="reference_missing")
+    text, answers, points, items = _question_fields_clean(
+        text=text, reference_answers=reference_answers, max_points=max_points, rubric=rubric
+    )
     if position is None:
-        position = assignment.questions.count() + 1
+        position = (assignment.questions.order_by("-position").values_list("position", flat=True).first() or 0) + 1
     question = Question(
         assignment=assignment,
-        text=text.strip(),
+        text=text,
         reference_answers=answers,
-        max_points=Decimal(str(max_points)),
-        rubric=rubric or [],
+        max_points=points,
+        rubric=items,
         position=position,
         source=source,
     )
     _clean_and_save(question)
+    return question
+
+
+@transaction.atomic
+def question_update(
+    *,
+    question: Question,
+    text: str,
+    reference_answers: list[str],
+    max_points: Decimal | float,
+    rubric: list[dict[str, Any]] | None,
+) -> Question:
+    """Change a question's text, reference answers, max points and rubric items.
+
+    Grades already given are left as they are: their score, their label and the items they were ticked as
+    meeting or missing (stored as the items' text) stay, so a reworded or removed item still shows on them as
+    it was. Answers graded from now on, and grades the grader grades again, use the new items; in the review
+    queue a teacher ticks a graded answer's items again to score it with them."""
+    text, answers, points, items = _question_fields_clean(
+        text=text, reference_answers=reference_answers, max_points=max_points, rubric=rubric
+    )
+    locked = Question.objects.select_for_update().get(pk=question.pk)
+    locked.text, locked.reference_answers, locked.max_points, locked.rubric = text, answers, points, items
+    _clean_and_save(locked)
+    question.refresh_from_db()
     return question
 
 

@@ -32,6 +32,7 @@ from grading.forms import (
     GradeOverrideForm,
     GradeReleaseForm,
     GradeRubricForm,
+    QuestionForm,
     ReviewFilterForm,
 )
 from grading.importers import ImportProblems, answers_csv_import
@@ -54,6 +55,7 @@ from grading.selectors import (
     grader_sureness,
     grader_training_job_active,
     question_get_for_user,
+    question_grade_count,
     question_ids_released_for_student,
     submission_list_current_for_student,
 )
@@ -68,6 +70,8 @@ from grading.services import (
     grades_mark_seen,
     grades_relabel_many,
     grades_release,
+    question_create,
+    question_update,
     submission_create,
 )
 from grading.tasks import grader_train_task
@@ -359,6 +363,64 @@ def assignment_import(request: HttpRequest, assignment_id: int) -> HttpResponse:
         return render(request, "grading/import.html", context, status=error.status_code)
     messages.success(request, f"Imported {count} answer{'s' if count != 1 else ''}.")
     return redirect("grading:assignment_detail", assignment_id=assignment.pk)
+
+
+# --- A question's page: add one to an assignment, edit one --------------------------------------------
+
+
+def _question_or_404(request: HttpRequest, question_id: int) -> Question:
+    # The view is for teaching roles, so the selector gives teachers their courses' questions and admins all.
+    try:
+        return question_get_for_user(user=request.user, question_id=question_id)
+    except NotFoundError as error:
+        raise Http404(error.message) from error
+
+
+def _question_page(
+    request: HttpRequest, *, assignment: Assignment, form: QuestionForm, question: Question | None, status: int = 200
+) -> HttpResponse:
+    context = {
+        "assignment": assignment,
+        "form": form,
+        "question": question,
+        "grade_count": question_grade_count(question=question) if question is not None else 0,
+    }
+    return render(request, "grading/question_form.html", context, status=status)
+
+
+@role_required(*TEACHING_ROLES)
+def question_add(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _assignment_or_404(request, assignment_id)
+    if request.method != "POST":
+        return _question_page(request, assignment=assignment, form=QuestionForm(), question=None)
+    form = QuestionForm(request.POST)
+    if not form.is_valid():
+        return _question_page(request, assignment=assignment, form=form, question=None, status=400)
+    try:
+        question = question_create(assignment=assignment, **form.service_kwargs())
+    except ApplicationError as error:
+        form.add_service_errors(error)
+        return _question_page(request, assignment=assignment, form=form, question=None, status=error.status_code)
+    messages.success(request, f"Added question {question.position}.")
+    return redirect(reverse("grading:assignment_detail", args=[assignment.pk]) + f"#question-{question.pk}")
+
+
+@role_required(*TEACHING_ROLES)
+def question_edit(request: HttpRequest, question_id: int) -> HttpResponse:
+    question = _question_or_404(request, question_id)
+    assignment = question.assignment
+    if request.method != "POST":
+        return _question_page(request, assignment=assignment, form=QuestionForm(question=question), question=question)
+    form = QuestionForm(request.POST, question=question)
+    if not form.is_valid():
+        return _question_page(request, assignment=assignment, form=form, question=question, status=400)
+    try:
+        question = question_update(question=question, **form.service_kwargs())
+    except ApplicationError as error:
+        form.add_service_errors(error)
+        return _question_page(request, assignment=assignment, form=form, question=question, status=error.status_code)
+    messages.success(request, f"Saved question {question.position}.")
+    return redirect(reverse("grading:assignment_detail", args=[assignment.pk]) + f"#question-{question.pk}")
 
 
 # --- The review queue -------------------------------------------------------------------------------
