@@ -118,6 +118,8 @@ ROWS: dict[str, Row] = {
     "grading:assignment_release": _write(COURSE_TEACHER),
     "grading:assignment_export": Row(COURSE_TEACHER),
     "grading:assignment_import": Row(COURSE_TEACHER, methods=("GET", "POST")),
+    "grading:question_add": Row(COURSE_TEACHER, methods=("GET", "POST")),
+    "grading:question_edit": Row(COURSE_TEACHER, methods=("GET", "POST")),
     "grading:review": Row(COURSE_TEACHER),
     "grading:group_accept": _write(COURSE_TEACHER),
     "grading:group_relabel": _write(COURSE_TEACHER),
