@@ -61,3 +61,45 @@ def test_teacher_ticks_rubric_items_and_student_sees_them(browser, live_server, 
     expect(result.get_by_test_id("rubric-met")).to_contain_text(ITEMS[0]["text"])
     expect(result.get_by_test_id("rubric-missed")).to_contain_text(ITEMS[1]["text"])
     context.close()
+
+
+def test_teacher_adds_a_question_with_two_rubric_items(live_server, page) -> None:
+    demo_seed()
+    assignment = Assignment.objects.get()
+    before = Question.objects.filter(assignment=assignment).count()
+
+    axe_install(page)
+    log_in(page, "teacher", DEMO_PASSWORD)
+    page.get_by_test_id("dashboard-title").wait_for()
+    page.goto(f"/grading/assignments/{assignment.pk}/")
+    page.get_by_test_id("question-add").click()
+    expect(page.get_by_test_id("question-form-title")).to_have_text("Add a question")
+    page.get_by_label("Question", exact=True).fill("Why does the data link layer put bits into frames?")
+    page.get_by_label("Max points").fill("2")
+    rows = page.get_by_test_id("rubric-row")
+    rows.nth(0).get_by_test_id("rubric-text").fill("Names error detection per frame")
+    rows.nth(0).get_by_test_id("rubric-points").fill("1")
+    second = "Says frames let the receiver find where data starts"
+    rows.nth(1).get_by_test_id("rubric-text").fill(second)
+    # No reference answer yet: refused at its field, what was typed is kept.
+    page.get_by_test_id("question-save").click()
+    expect(page.get_by_test_id("field-error-reference_answers")).to_contain_text("at least one reference answer")
+    expect(rows.nth(1).get_by_test_id("rubric-text")).to_have_value(second)
+    axe_check(page, "the question form with a field error")
+    page.get_by_label("Reference answer").fill("Frames let the receiver detect errors and find the data's bounds.")
+    page.get_by_test_id("question-save").click()
+
+    expect(page.get_by_test_id("assignment-title")).to_be_visible()
+    question = Question.objects.filter(assignment=assignment).order_by("-position").first()
+    assert question is not None and Question.objects.filter(assignment=assignment).count() == before + 1
+    assert question.rubric == [
+        {"text": "Names error detection per frame", "points": 1.0},
+        {"text": second, "points": 1.0},
+    ]
+    shown = page.locator(f"#question-{question.pk}")
+    shown.locator("summary").click()
+    expect(shown.get_by_test_id("question-rubric")).to_contain_text("Names error detection per frame")
+    axe_check(page, "the assignment page with a new question")
+    # The refused save answered 400 on purpose; nothing else may log an error.
+    assert [error for error in page.console_errors if "400 (Bad Request)" not in error] == []
+    assert len(page.console_errors) == 1
