@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -129,7 +130,7 @@ def known_questions(examples: list, seed: int) -> dict:
     train = [e for i, e in enumerate(examples) if i not in held_set]
     test = [examples[i] for i in held]
     y = np.array([LABELS.index(e.label) for e in test])
-    out = {"n": len(test), "baseline": scores(y, baseline(train, test, seed).argmax(1))}
+    out: dict[str, Any] = {"n": len(test), "baseline": scores(y, baseline(train, test, seed).argmax(1))}
     with tempfile.TemporaryDirectory() as tmp:
         grader_train(train, output_dir=Path(tmp), seed=seed, config=replace(GraderConfig(), use_cross_encoder=False))
         grader = grader_load(Path(tmp))
