@@ -297,3 +297,7 @@ STATICFILES_FINDERS = [
 # --- Seams between feature apps (core.review_queue) ------------------------------------------------
 # Reflection answers a teacher sends for review land in grading's queue; core and coaching never import grading.
 REVIEW_QUEUE_RECEIVER = env_str("REVIEW_QUEUE_RECEIVER", "grading.review_intake.review_request_receive")
+
+# --- Reflection questions (coaching.reflection) ------------------------------------------------------------
+# Drafts the Student-Teacher is asked for per round while the drafts so far fail the checks (best of n).
+REFLECTION_DRAFT_SAMPLES = env_int("REFLECTION_DRAFT_SAMPLES", 3)

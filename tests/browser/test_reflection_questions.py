@@ -38,6 +38,9 @@ def test_teacher_generates_edits_saves_assigns_and_a_student_answers(page, schoo
         "MODEL_BACKEND_QUESTIONS": "openai",
         "OPENAI_BASE_URL": server.base_url,
         "OPENAI_MODEL": "scripted-gpu-stand-in",
+        # One draft per round, so the failing first draft is coached in a round of its own (best of n has its
+        # own tests in tests/coaching/reflection/test_dialogue.py).
+        "REFLECTION_DRAFT_SAMPLES": "1",
     }
     # Two shared CPU cores: the worker's start-up (it imports the model stack) slows the live server.
     page.set_default_timeout(60_000)
