@@ -6,9 +6,9 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.database import database_config
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
 # Nothing downloads weights or data at run time: schools and these machines are offline.
@@ -96,21 +96,14 @@ TEMPLATES = [
 
 # --- Database: DATABASE_URL, SQLite under var/ by default -------------------------------------
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": database_config(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'tutorloop.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
-        conn_health_checks=True,
+        # PostgreSQL only: psycopg's pool per process (config/database.py); 0 turns it off.
+        pool_max_size=env_int("DATABASE_POOL_MAX_SIZE", 0),
+        var_dir=VAR_DIR,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and immediate transactions let the web process and the worker share the file.
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 30,
-    }
-    # A file, not memory, so that a worker process started by a test sees the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-tutorloop.sqlite3")}
 
 # --- Cache: shared by every web process (make run serves with several, see the Procfile) ----------
 # What lives here must hold across processes: the tutor's per-student message limit. A directory under
