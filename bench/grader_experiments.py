@@ -57,9 +57,9 @@ EMPTY = np.array([0.005, 0.005, 0.99])
 
 def memoise_embeddings() -> None:
     """Embed each text once per run: folds share texts, and embedding them again only costs time."""
-    from grading import grader_model
+    from grading.grader_model import features
 
-    original = grader_model._embed
+    original = features._embed
     cache: dict[str, np.ndarray] = {}
 
     def cached(texts: list[str]) -> np.ndarray:
@@ -68,7 +68,7 @@ def memoise_embeddings() -> None:
             cache.update(zip(missing, original(missing), strict=True))
         return np.stack([cache[t] for t in texts]) if texts else original([])
 
-    grader_model._embed = cached
+    features._embed = cached  # every embedding of the grader goes through features._embed
 
 
 def unseen_answer_folds(examples: list[GradingExample], k: int, seed: int) -> list[np.ndarray]:
@@ -119,11 +119,11 @@ def baseline(train: list[GradingExample], test: list[GradingExample], seed: int)
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from grading import grader_model
+    from grading.grader_model import features
 
     def x(examples: list[GradingExample]) -> np.ndarray:
-        answers = grader_model._embed([e.answer for e in examples])
-        return np.hstack([answers, grader_model._embed([e.reference_answers[0] for e in examples])])
+        answers = features._embed([e.answer for e in examples])
+        return np.hstack([answers, features._embed([e.reference_answers[0] for e in examples])])
 
     y = np.array([LABELS.index(e.label) for e in train])
     model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000, random_state=seed))
@@ -313,7 +313,7 @@ def run_split(
 def throughput(examples: list[GradingExample], config: GraderConfig, seed: int, n: int = 1000) -> dict:
     """Train on every example (the product's training time), then time 1,000 predictions end to end
     and the cross-encoder's forward pass alone on the same answers."""
-    from grading.grader_model import _encoder_logits
+    from grading.grader_model.cross_encoder import _encoder_logits
 
     test = [examples[(7 * i) % len(examples)] for i in range(n)]
     with tempfile.TemporaryDirectory() as tmp:

@@ -35,9 +35,9 @@ SEED_DATA = Path(__file__).resolve().parent.parent / "grading" / "seed_data" / "
 
 def memoise_embeddings(cache_path: Path | None) -> None:
     """Embed each text once (and, with a cache file, once across runs)."""
-    from grading import grader_model
+    from grading.grader_model import features
 
-    original = grader_model._embed
+    original = features._embed
     cache: dict[str, np.ndarray] = {}
     if cache_path is not None and cache_path.exists():
         cache = pickle.loads(cache_path.read_bytes())  # noqa: S301 - our own cache file
@@ -50,7 +50,7 @@ def memoise_embeddings(cache_path: Path | None) -> None:
                 cache_path.write_bytes(pickle.dumps(cache))
         return np.stack([cache[t] for t in texts]) if texts else original([])
 
-    grader_model._embed = cached
+    features._embed = cached  # every embedding of the grader goes through features._embed
 
 
 def topic_of(question_id: str) -> str:

@@ -1,7 +1,7 @@
 """The active grader: label and score from the trained classifier, feedback from the student model.
 
 Both come from the models_runtime registry: the `grader` task names a directory with the
-classifier (grading/grader_model.py) and the feedback bank it was trained with.
+classifier (the grading/grader_model package) and the feedback bank it was trained with.
 """
 
 from __future__ import annotations

@@ -414,16 +414,16 @@ def test_a_grader_saved_with_question_ids_in_its_keys_still_knows_its_questions(
 def test_the_cross_encoder_reads_only_the_rows_the_ensemble_weighs(
     grader: Grader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from grading import grader_model
+    from grading.grader_model import cross_encoder
 
     seen: list[list[str]] = []
-    real = grader_model._encoder_logits
+    real = cross_encoder._encoder_logits
 
     def recording(model, tokenizer, references, answers, max_length, batch_size):  # type: ignore[no-untyped-def]
         seen.append(list(answers))
         return real(model, tokenizer, references, answers, max_length, batch_size)
 
-    monkeypatch.setattr(grader_model, "_encoder_logits", recording)
+    monkeypatch.setattr(cross_encoder, "_encoder_logits", recording)
     assert grader.config.weight_encoder_known == 0.0
     answers = [_prepare_answer(e.answer) for e in HELD_OUT]
     batch = _featurise(HELD_OUT, answers)
@@ -440,22 +440,22 @@ def test_the_cross_encoder_reads_only_the_rows_the_ensemble_weighs(
 
 
 def test_question_and_reference_vectors_are_reused_across_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    from grading import grader_model
+    from grading.grader_model import features
 
     embedded: list[str] = []
-    original = grader_model._embed
+    original = features._embed
 
     def counting(texts: list[str]) -> np.ndarray:
         embedded.extend(texts)
         return original(texts)
 
-    monkeypatch.setattr(grader_model, "_embed", counting)
+    monkeypatch.setattr(features, "_embed", counting)
     question = f"What does router {time.monotonic_ns()} do?"  # a text no other test embedded
     texts = [question, "It forwards packets between networks, hop by hop.", question]
-    first, first_index = grader_model._embed_unique(texts)
+    first, first_index = features._embed_unique(texts)
     assert embedded.count(question) == 1  # each distinct text once
     embedded.clear()
-    again, again_index = grader_model._embed_unique(texts)
+    again, again_index = features._embed_unique(texts)
     assert embedded == []  # the second batch of the same assignment embeds nothing again
     assert first_index == again_index == [0, 1, 0]
     np.testing.assert_allclose(first, again)
