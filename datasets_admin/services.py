@@ -962,68 +962,89 @@ def _license_for(lectures: Sequence[Any]) -> str:
     return "As uploaded (the school's own)"
 
 
+@dataclass(frozen=True)
+class _AppDataset:
+    """One of the other apps' data sets: what the registry calls it, and the selector that gives its rows."""
+
+    slug: str
+    name: str
+    kind: str
+    owner_app: str
+    source: str
+    rows: Callable[..., Iterable[dict[str, Any]]]  # rows(user=...), another app's selector
+    description: str = ""
+
+
+_APP_DATASETS: tuple[_AppDataset, ...] = (
+    _AppDataset(
+        slug="tutoring-sessions",
+        name="Tutoring sessions (MathDial layout) with teachers' better replies",
+        kind=Dataset.Kind.TUTORING_SESSIONS,
+        owner_app="tutor",
+        source="Tutorloop tutoring sessions",
+        rows=session_export_rows,
+    ),
+    _AppDataset(
+        slug="tutoring-flagged-turns",
+        name="Flagged tutor turns with teachers' better replies",
+        kind=Dataset.Kind.TUTORING_SESSIONS,
+        owner_app="tutor",
+        source="Tutorloop tutoring sessions",
+        rows=training_pair_rows,
+    ),
+    _AppDataset(
+        slug="graded-answers",
+        name="Graded answers with teachers' corrections",
+        kind=Dataset.Kind.GRADED_ANSWERS,
+        owner_app="grading",
+        source="Tutorloop grading: reviewed grades (the grader's label, score and feedback beside the teacher's)",
+        rows=app_datasets.graded_answer_rows,
+        description="Students are pseudonyms (student-N).",
+    ),
+    _AppDataset(
+        slug="coaching-transcripts",
+        name="Coaching transcripts with their analyses",
+        kind=Dataset.Kind.COACHING_TRANSCRIPTS,
+        owner_app="coaching",
+        source="Tutorloop coaching: analysed classroom transcripts, turn by turn, with the report",
+        rows=app_datasets.coaching_transcript_rows,
+        description="Speakers are pseudonyms (speaker-N) with their role.",
+    ),
+    _AppDataset(
+        slug="reflection-dialogues",
+        name="Reflection-question dialogues",
+        kind=Dataset.Kind.REFLECTION_DIALOGUES,
+        owner_app="coaching.reflection",
+        source="Tutorloop reflection questions: the Student-Teacher dialogues, round by round",
+        rows=app_datasets.reflection_dialogue_rows,
+    ),
+    _AppDataset(
+        slug="reflection-answers",
+        name="Reflection questions and students' answers",
+        kind=Dataset.Kind.REFLECTION_DIALOGUES,
+        owner_app="coaching.reflection",
+        source="Tutorloop reflection questions: assigned questions and the answers students wrote",
+        rows=app_datasets.reflection_answer_rows,
+        description="Students are pseudonyms (student-N).",
+    ),
+)
+
+
 def dataset_sync_from_apps(*, user: Any) -> list[DatasetVersion]:
-    """Register the other apps' data sets, read through their selectors only."""
-    versions = [
+    """Register the other apps' data sets (the school's own data), read through their selectors only."""
+    return [
         dataset_register(
-            slug="tutoring-sessions",
-            name="Tutoring sessions (MathDial layout) with teachers' better replies",
-            kind=Dataset.Kind.TUTORING_SESSIONS,
-            owner_app="tutor",
-            source="Tutorloop tutoring sessions",
+            slug=item.slug,
+            name=item.name,
+            kind=item.kind,
+            owner_app=item.owner_app,
+            source=item.source,
             license="The school's own data",
-            rows=list(session_export_rows(user=user)),
-        ),
-        dataset_register(
-            slug="tutoring-flagged-turns",
-            name="Flagged tutor turns with teachers' better replies",
-            kind=Dataset.Kind.TUTORING_SESSIONS,
-            owner_app="tutor",
-            source="Tutorloop tutoring sessions",
-            license="The school's own data",
-            rows=list(training_pair_rows(user=user)),
-        ),
-        dataset_register(
-            slug="graded-answers",
-            name="Graded answers with teachers' corrections",
-            kind=Dataset.Kind.GRADED_ANSWERS,
-            owner_app="grading",
-            source="Tutorloop grading: reviewed grades (the grader's label, score and feedback beside the teacher's)",
-            license="The school's own data",
-            rows=list(app_datasets.graded_answer_rows(user=user)),
-            description="Students are pseudonyms (student-N).",
-        ),
-        dataset_register(
-            slug="coaching-transcripts",
-            name="Coaching transcripts with their analyses",
-            kind=Dataset.Kind.COACHING_TRANSCRIPTS,
-            owner_app="coaching",
-            source="Tutorloop coaching: analysed classroom transcripts, turn by turn, with the report",
-            license="The school's own data",
-            rows=list(app_datasets.coaching_transcript_rows(user=user)),
-            description="Speakers are pseudonyms (speaker-N) with their role.",
-        ),
-        dataset_register(
-            slug="reflection-dialogues",
-            name="Reflection-question dialogues",
-            kind=Dataset.Kind.REFLECTION_DIALOGUES,
-            owner_app="coaching.reflection",
-            source="Tutorloop reflection questions: the Student-Teacher dialogues, round by round",
-            license="The school's own data",
-            rows=list(app_datasets.reflection_dialogue_rows(user=user)),
-        ),
-        dataset_register(
-            slug="reflection-answers",
-            name="Reflection questions and students' answers",
-            kind=Dataset.Kind.REFLECTION_DIALOGUES,
-            owner_app="coaching.reflection",
-            source="Tutorloop reflection questions: assigned questions and the answers students wrote",
-            license="The school's own data",
-            rows=list(app_datasets.reflection_answer_rows(user=user)),
-            description="Students are pseudonyms (student-N).",
-        ),
+            rows=list(item.rows(user=user)),
+            description=item.description,
+        )
+        for item in _APP_DATASETS
     ]
-    return versions
 
 
 def lecture_delete(*, lecture: Lecture) -> None:
