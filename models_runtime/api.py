@@ -55,6 +55,7 @@ __all__ = [
     "StructuredOutputError",
     "chat",
     "chat_batch",
+    "chat_batch_within",
     "chat_json",
     "chat_stream",
     "cpu_has_bf16",
@@ -189,6 +190,30 @@ def chat_batch(
         for messages in conversations
     ]
     return [_generation(result, version, template) for result in backend_for(version).complete_batch(requests)]
+
+
+def chat_batch_within(
+    *,
+    task: str,
+    conversations: list[list[dict[str, str]]],
+    seconds: float,
+    template: PromptTemplate | None = None,
+    max_new_tokens: int | None = None,
+    temperature: float = 0.0,
+    stop: Sequence[str] = (),
+) -> list[Generation | None]:
+    """`chat_batch` for work that has a better answer than waiting: what the model server writes within
+    `seconds` for the whole batch, None for each conversation it had not finished (that request is stopped,
+    not sent again). The in-process engine writes them all (it has no server to share)."""
+    version = version_for_task(task)
+    requests = [
+        _request(messages, max_new_tokens=max_new_tokens, temperature=temperature, stop=stop)
+        for messages in conversations
+    ]
+    backend = backend_for(version)
+    bounded = getattr(backend, "complete_batch_within", None)
+    results = bounded(requests, seconds=seconds) if bounded is not None else backend.complete_batch(requests)
+    return [None if result is None else _generation(result, version, template) for result in results]
 
 
 class Stream:

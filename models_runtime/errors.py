@@ -37,6 +37,12 @@ class ModelServerError(ModelError):
     code = "model_server"
 
 
+class ModelServerTimeoutError(ModelServerError):
+    """The server took the request but had not answered it in time (it is not sent again)."""
+
+    code = "model_server_timeout"
+
+
 class StructuredOutputError(ModelError):
     """The model could not produce JSON matching the schema within the allowed attempts."""
 

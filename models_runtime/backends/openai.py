@@ -1,9 +1,14 @@
 """The `openai` backend: any OpenAI-compatible chat server (llama.cpp's server, vLLM, a hosted API).
 
-Requests go over HTTP with httpx. Transient failures (the server is starting, restarting, overloaded or
-briefly unreachable) are retried with exponential backoff; errors that retrying cannot fix (a bad request,
-a prompt longer than the context window, a wrong API key) are raised at once. Every error names the
-server's URL and says what went wrong in words an admin can act on.
+Requests go over HTTP with httpx. Failures where the server never took the request (it is starting or
+restarting: connection refused or not accepted, a kept-alive connection it had closed; or it answered
+429/502/503, "busy" or "loading") are retried a bounded number of times with exponential backoff (at most
+`max_retries`, waits from 0.25 s doubling up to 8 s). A request the server took and did not answer within
+the timeout is NOT sent again: the server is still writing it (or stops when the connection closes), and a
+second copy of a generation that was too slow for the timeout only doubles the load that made it slow. The
+same holds for 504 (a gateway gave up waiting for the server). Errors that retrying cannot fix (a bad
+request, a prompt longer than the context window, a wrong API key) are raised at once. Every error names
+the server's URL and says what went wrong in words an admin can act on.
 """
 
 from __future__ import annotations
@@ -22,14 +27,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from models_runtime.errors import ModelError, ModelServerError, PromptTooLongError
+from models_runtime.errors import ModelError, ModelServerError, ModelServerTimeoutError, PromptTooLongError
 from models_runtime.types import ChatRequest, ChatResult
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Statuses that say the server did not take the request (busy, loading, its proxy could not reach it).
+RETRY_STATUSES = frozenset({429, 502, 503})
 MAX_BATCH_IN_FLIGHT = 8
 BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_MAX_SECONDS = 8.0
@@ -98,12 +104,7 @@ class OpenAIBackend:
 
     # --- public -------------------------------------------------------------------------------
     def complete(self, request: ChatRequest) -> ChatResult:
-        payload = self.payload(request, stream=False)
-        started = time.monotonic()
-        body = self._with_retries(lambda: self._post_json(payload))
-        result = self._result_from_completion(body)
-        result.extra["seconds"] = time.monotonic() - started
-        return result
+        return self._complete(request, self._timeout)
 
     def complete_batch(self, requests: list[ChatRequest]) -> list[ChatResult]:
         """Send the requests concurrently (at most 8 in flight) so the server can batch them."""
@@ -114,6 +115,36 @@ class OpenAIBackend:
         with ThreadPoolExecutor(max_workers=min(MAX_BATCH_IN_FLIGHT, len(requests))) as pool:
             futures = [pool.submit(self.complete, request) for request in requests]
             return [future.result() for future in futures]
+
+    def complete_batch_within(self, requests: list[ChatRequest], *, seconds: float) -> list[ChatResult | None]:
+        """`complete_batch` that waits at most `seconds` for the whole batch (plus the connection retries'
+        backoff): a reply not finished by then is None, and its request is not sent again. Its connection is
+        closed, which stops llama.cpp's server writing it, so the next batch has the server to itself. Any
+        other failure (the server is down, a bad request) is raised as `complete_batch` raises it."""
+        deadline = time.monotonic() + seconds
+
+        def within(request: ChatRequest) -> ChatResult | None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                return self._complete(request, httpx.Timeout(remaining, connect=min(remaining, 10.0)))
+            except ModelServerTimeoutError:
+                return None
+
+        if not requests:
+            return []
+        with ThreadPoolExecutor(max_workers=min(MAX_BATCH_IN_FLIGHT, len(requests))) as pool:
+            futures = [pool.submit(within, request) for request in requests]
+            return [future.result() for future in futures]
+
+    def _complete(self, request: ChatRequest, timeout: httpx.Timeout) -> ChatResult:
+        payload = self.payload(request, stream=False)
+        started = time.monotonic()
+        body = self._with_retries(lambda: self._post_json(payload, timeout))
+        result = self._result_from_completion(body)
+        result.extra["seconds"] = time.monotonic() - started
+        return result
 
     def submit(self, request: ChatRequest) -> OpenAIStreamHandle:
         """Open a streaming request; the server starts generating before this returns.
@@ -175,11 +206,11 @@ class OpenAIBackend:
                 time.sleep(delay)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
-    def _post_json(self, payload: dict[str, Any]) -> Any:
+    def _post_json(self, payload: dict[str, Any], timeout: httpx.Timeout) -> Any:
         try:
-            response = self._client.post(self.url, json=payload, headers=self._headers, timeout=self._timeout)
+            response = self._client.post(self.url, json=payload, headers=self._headers, timeout=timeout)
         except httpx.HTTPError as error:
-            raise self._network_problem(error) from error
+            raise self._network_problem(error, timeout) from error
         if response.status_code >= 400:
             raise self._status_problem(response.status_code, response.text, response.headers)
         try:
@@ -206,7 +237,9 @@ class OpenAIBackend:
         return response
 
     # --- turning failures into words ----------------------------------------------------------
-    def _network_problem(self, error: httpx.HTTPError) -> _Transient | ModelServerError:
+    def _network_problem(
+        self, error: httpx.HTTPError, timeout: httpx.Timeout | None = None
+    ) -> _Transient | ModelServerError:
         where = f"The model server at {self.base_url}"
         hint = f" {self.start_hint}" if self.start_hint else ""
         if isinstance(error, httpx.ConnectTimeout):
@@ -216,11 +249,18 @@ class OpenAIBackend:
             detail = str(error)
             reason = "connection refused" if "refused" in detail.lower() else (detail or "cannot connect")
             return _Transient(ModelServerError(f"{where} is not answering: {reason}.{hint}"))
-        if isinstance(error, httpx.TimeoutException):  # read, write or pool timeout
-            return _Transient(ModelServerError(f"{where} did not answer within {self.timeout:g} s."))
+        if isinstance(error, httpx.PoolTimeout):  # no connection free in this process: nothing was sent
+            return _Transient(ModelServerError(f"{where} had no free connection within {self.timeout:g} s."))
+        if isinstance(error, httpx.TimeoutException):  # read or write timeout: the server has the request
+            # Not retried: the server is still working on it (llama.cpp's server stops when the connection
+            # closes), and sending it again would make the server write the same text twice.
+            seconds = (timeout or self._timeout).read or self.timeout
+            return ModelServerTimeoutError(
+                f"{where} did not answer within {seconds:.3g} s (it was still writing; not asked again)."
+            )
         if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
             # The connection broke before an answer: a restart, or a kept-alive connection the server had
-            # just closed. Nothing was answered, so asking again is safe.
+            # just closed. Either way the server is not writing this request, so asking again is safe.
             return _Transient(ModelServerError(f"{where} closed the connection without answering ({error})."))
         return ModelServerError(f"{where} could not be reached: {error or type(error).__name__}.")
 

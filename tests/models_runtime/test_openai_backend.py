@@ -134,7 +134,9 @@ CHAT_OK = json.dumps(
 class FakeServer:
     """A stdlib HTTP server answering POSTs from a script; it records the bodies it was sent."""
 
-    def __init__(self, answer: Callable[[int], Reply], delay: float = 0.0):
+    def __init__(
+        self, answer: Callable[[int], Reply], delay: float | Callable[[dict[str, Any]], float] = 0.0, port: int = 0
+    ):
         self.answer = answer
         self.delay = delay
         self.bodies: list[dict[str, Any]] = []
@@ -143,9 +145,12 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                fake.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
+                sent = json.loads(self.rfile.read(length) or b"{}")
+                fake.bodies.append(sent)
                 status, content_type, body = fake.answer(len(fake.bodies))
-                time.sleep(fake.delay)
+                seconds = fake.delay(sent) if callable(fake.delay) else fake.delay
+                if seconds:
+                    time.sleep(seconds)
                 try:
                     self.send_response(status)
                     self.send_header("content-type", content_type)
@@ -158,7 +163,7 @@ class FakeServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -179,7 +184,7 @@ class FakeServer:
 def fake_server() -> Iterator[Callable[..., FakeServer]]:
     servers: list[FakeServer] = []
 
-    def start(answer: Callable[[int], Reply], delay: float = 0.0) -> FakeServer:
+    def start(answer: Callable[[int], Reply], delay: float | Callable[[dict[str, Any]], float] = 0.0) -> FakeServer:
         servers.append(FakeServer(answer, delay))
         return servers[-1]
 
@@ -234,15 +239,86 @@ def test_a_stream_of_nonsense_events_is_not_an_openai_server(fake_server: Callab
         list(server.backend().submit(ask()))
 
 
-def test_a_slow_server_fails_with_the_timeout(fake_server: Callable[..., FakeServer]) -> None:
+def test_a_request_that_timed_out_is_not_sent_again(fake_server: Callable[..., FakeServer]) -> None:
+    # The server took the request and is still writing: a second copy would only double its load.
     server = fake_server(lambda _: (200, "application/json", CHAT_OK), delay=3)
-    backend = server.backend(timeout=0.5, max_retries=1)
+    backend = server.backend(timeout=0.5, max_retries=3)
 
     with pytest.raises(ModelServerError, match=r"did not answer within 0\.5 s") as raised:
         backend.complete(ask())
+    assert len(server.bodies) == 1
+    with pytest.raises(ModelServerError, match=r"did not answer within 0\.5 s"):
+        backend.submit(ask())  # a stream whose first bytes do not come in time: the same
 
     assert server.base_url in str(raised.value)
-    assert len(server.bodies) == 2  # a read timeout is transient: retried once, then the error
+    assert len(server.bodies) == 2  # one each, none resent
+
+
+def test_a_timed_out_batch_sends_each_request_once(fake_server: Callable[..., FakeServer]) -> None:
+    server = fake_server(lambda _: (200, "application/json", CHAT_OK), delay=3)
+
+    with pytest.raises(ModelServerError, match="did not answer"):
+        server.backend(timeout=0.5, max_retries=3).complete_batch([ask() for _ in range(4)])
+
+    assert len(server.bodies) == 4
+
+
+def test_a_bounded_batch_returns_what_was_written_in_time_and_sends_nothing_twice(
+    fake_server: Callable[..., FakeServer],
+) -> None:
+    # The reply with a 99-token budget is slow; the others are written at once.
+    server = fake_server(
+        lambda _: (200, "application/json", CHAT_OK), delay=lambda sent: 5 * (sent["max_tokens"] == 99)
+    )
+    requests = [ask(max_new_tokens=budget) for budget in (10, 99, 11, 12)]
+
+    results = server.backend(timeout=60, max_retries=3).complete_batch_within(requests, seconds=1.0)
+
+    assert [result is None for result in results] == [False, True, False, False]
+    assert all(result.text == "forty-two" for result in results if result is not None)
+    assert sorted(body["max_tokens"] for body in server.bodies) == [10, 11, 12, 99]
+
+
+def test_a_bounded_batch_still_says_the_server_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(openai_backend.time, "sleep", lambda seconds: None)
+    backend = OpenAIBackend(base_url=f"http://127.0.0.1:{free_port()}/v1", model="any", max_retries=1)
+
+    with pytest.raises(ModelServerError, match="connection refused"):
+        backend.complete_batch_within([ask(), ask()], seconds=30)
+
+
+def test_a_504_is_not_retried(fake_server: Callable[..., FakeServer]) -> None:
+    # A gateway gave up waiting: the server behind it is still writing.
+    server = fake_server(lambda _: (504, "text/plain", "Gateway Timeout"))
+
+    with pytest.raises(ModelServerError, match="HTTP 504"):
+        server.backend(max_retries=3).complete(ask())
+
+    assert len(server.bodies) == 1
+
+
+def test_a_server_that_comes_up_during_the_backoff_answers_the_one_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Connection refused (the server is still starting) is retried; the server then counts one request.
+    port = free_port()
+    backend = OpenAIBackend(base_url=f"http://127.0.0.1:{port}/v1", model="fake", max_retries=3)
+    started: list[FakeServer] = []
+    waits: list[float] = []
+
+    def wait_and_start(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:  # refused twice, then the server is up
+            started.append(FakeServer(lambda _: (200, "application/json", CHAT_OK), port=port))
+
+    monkeypatch.setattr(openai_backend.time, "sleep", wait_and_start)
+    try:
+        result = backend.complete(ask())
+    finally:
+        for server in started:
+            server.close()
+
+    assert result.text == "forty-two"
+    assert waits == [0.25, 0.5]
+    assert len(started[0].bodies) == 1
 
 
 def test_503_twice_then_an_answer_succeeds(fake_server: Callable[..., FakeServer]) -> None:
