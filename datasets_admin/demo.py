@@ -170,7 +170,7 @@ def _seed_problems(*, course: Course) -> None:
 def _seed_grader(*, admin: User, assignment: Assignment) -> None:
     """Without an active grader, prepare the first one in the background (the worker runs it): a quick
     fit activated in about a minute, which then grades the demo assignment's answers for the teacher to
-    review, and the full grader trained after it (grading.training.grader_quick_run)."""
+    review, and the full grader trained after it (grading.jobs.grader_quick_run)."""
     from core.models import Job
     from models_runtime import api as models
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.urls import reverse
 
 from accounts.permissions import queryset_visible
+from core.errors import NotFoundError
+from core.models import Job
+from core.selectors import job_list_for_user
+from grading.grader import active_grader_dir
+from grading.grader_adapter import question_key, submission_example
+from grading.grader_model import GradingExample, question_text_key
 from grading.models import Assignment, Grade, Label, Question, Submission
+from grading.teaching import similar_groups, teaching_order
+from models_runtime import api as models
 
 
 def assignment_list_for_user(*, user: Any) -> QuerySet[Assignment]:
@@ -34,8 +44,6 @@ def assignment_list_for_user(*, user: Any) -> QuerySet[Assignment]:
 
 
 def assignment_get_for_user(*, user: Any, assignment_id: Any) -> Assignment:
-    from core.errors import NotFoundError
-
     try:
         return assignment_list_for_user(user=user).get(pk=assignment_id)
     except (Assignment.DoesNotExist, ValueError, TypeError) as error:
@@ -81,9 +89,6 @@ def grade_queue_teaching_order(
     """The review queue: grades awaiting review first, in the order that teaches the grader most
     (`grading.teaching.teaching_order`: least confident first, one per group of similar answers per round),
     then the reviewed ones, least confident first."""
-    from grading.teaching import similar_groups, teaching_order
-    from models_runtime import api as models
-
     grades = list(
         grade_queue(assignment=assignment, question_id=question_id, label=label, status=status, student_id=student_id)
     )
@@ -133,8 +138,6 @@ def grade_groups(*, grades: list[Grade], threshold: float = 0.88) -> dict[int, i
 
     A teacher can then approve or relabel a whole group at once.
     """
-    from models_runtime import api as models
-
     if not grades:
         return {}
     vectors = models.embed([grade.submission.answer_text for grade in grades])
@@ -235,8 +238,6 @@ def assignment_grade_counts(*, assignment_ids: list[int]) -> dict[int, dict[str,
 
 
 def question_get_for_user(*, user: Any, question_id: Any) -> Question:
-    from core.errors import NotFoundError
-
     questions = queryset_visible(
         Question.objects.select_related("assignment__course"), user=user, course_path="assignment__course"
     )
@@ -248,8 +249,6 @@ def question_get_for_user(*, user: Any, question_id: Any) -> Question:
 
 def grade_get_for_user(*, user: Any, grade_id: Any) -> Grade:
     """A grade the caller may see: teachers of its course and admins; a student only their own."""
-    from core.errors import NotFoundError
-
     grades = queryset_visible(
         Grade.objects.select_related("submission__student", "submission__question__assignment__course", "reviewer"),
         user=user,
@@ -277,9 +276,6 @@ def question_ids_released_for_student(*, student: Any, assignment: Assignment | 
 
 def assignment_grading_job_active(*, assignment: Assignment, user: Any) -> Any:
     """The queued or running grading job of an assignment that this user may follow, or None."""
-    from core.models import Job
-    from core.selectors import job_list_for_user
-
     return (
         job_list_for_user(user=user)
         .filter(unique_key=f"grading.assignment.{assignment.pk}", status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
@@ -297,9 +293,6 @@ def grader_problem() -> str:
     """Why grading cannot start now (no active grader, missing files), or "" when a grader is ready.
 
     Worded for teachers: it never asks anyone to run a command."""
-    from grading.grader import active_grader_dir
-    from models_runtime import api as models
-
     try:
         active_grader_dir()
     except models.ModelNotFoundError:
@@ -319,16 +312,12 @@ def grader_training_job_active() -> Any:
     """The queued or running job that trains a grader (the quick first one before the full one), or None.
 
     Every teacher may follow its progress on the assignment page: it decides when they can grade."""
-    from core.models import Job
-
     jobs = Job.objects.filter(kind="grading.retrain", status__in=Job.ACTIVE_STATUSES)
     return jobs.filter(params__quick=True).order_by("created_at").first() or jobs.order_by("created_at").first()
 
 
 def grader_is_quick_active() -> bool:
     """Whether the grader serving now is the quick first one (the full one is still to come)."""
-    from models_runtime import api as models
-
     try:
         version = models.version_for_task("grader")
     except models.ModelError:
@@ -347,8 +336,6 @@ class AttentionItem:
 
 def attention_for_teacher(*, user: Any) -> list[AttentionItem]:
     """Grades awaiting the teacher's review, per assignment of the courses they teach (admins: all)."""
-    from django.urls import reverse
-
     assignments = list(assignment_list_for_user(user=user))
     counts = assignment_grade_counts(assignment_ids=[assignment.pk for assignment in assignments])
     items = []
@@ -367,8 +354,6 @@ def attention_for_teacher(*, user: Any) -> list[AttentionItem]:
 
 def attention_for_student(*, student: Any) -> list[AttentionItem]:
     """Grades released since the student last opened their grades, and questions still waiting for an answer."""
-    from django.urls import reverse
-
     url = reverse("grading:index")
     items = []
     new_grades = (
@@ -423,3 +408,101 @@ def feedback_corrections() -> list[dict[str, Any]]:
 def question_grade_count(*, question: Question) -> int:
     """How many of the question's current answers have a grade (the grades an edit of its rubric leaves)."""
     return Grade.objects.filter(submission__question=question, submission__is_current=True).count()
+
+
+# --- What the grader reads beside the answers it grades, and what it grades --------------------------
+
+
+def assignment_ungraded_submissions(*, assignment: Assignment) -> list[Submission]:
+    """The assignment's current answers without a grade, in question order."""
+    return list(
+        Submission.objects.filter(question__assignment=assignment, is_current=True, grade__isnull=True)
+        .select_related("question", "student")
+        .order_by("question__position", "pk")
+    )
+
+
+def assignment_regradable_grades(*, assignment: Assignment) -> list[Grade]:
+    """Machine grades no teacher has touched (awaiting review, the model's label, score and feedback) of
+    questions with reviewed grades: grading them again lets the grader use what the teacher graded."""
+    reviewed_questions = (
+        Grade.objects.filter(
+            submission__question__assignment=assignment,
+            submission__is_current=True,
+            status__in=Grade.REVIEWED_STATUSES,
+        )
+        .values_list("submission__question_id", flat=True)
+        .distinct()
+    )
+    grades = Grade.objects.filter(
+        submission__question__assignment=assignment,
+        submission__question_id__in=list(reviewed_questions),
+        submission__is_current=True,
+        status=Grade.Status.AWAITING_REVIEW,
+        was_overridden=False,
+    ).select_related("submission__question", "submission__student")
+    return [
+        grade
+        for grade in grades.order_by("submission__question__position", "pk")
+        if grade.label == grade.model_label
+        and grade.score == grade.model_score
+        and grade.feedback == grade.model_feedback
+    ]
+
+
+def reviewed_feedback_rows(*, question_ids: list[int]) -> list[tuple[str, str, str, str]]:
+    """Teacher-approved feedback on these questions: the examples new feedback is written from."""
+    grades = Grade.objects.filter(
+        submission__question_id__in=question_ids, status__in=Grade.REVIEWED_STATUSES
+    ).select_related("submission__question")
+    return [
+        (question_text_key(grade.submission.question.text), grade.submission.answer_text, grade.label, grade.feedback)
+        for grade in grades
+    ]
+
+
+def reviewed_grading_examples(*, question_ids: list[int]) -> list[GradingExample]:
+    """The teachers' reviewed grades of these questions as graded examples: the grader uses them as their
+    questions' graded neighbours at once, before any retraining."""
+    grades = Grade.objects.filter(
+        submission__question_id__in=question_ids, submission__is_current=True, status__in=Grade.REVIEWED_STATUSES
+    ).select_related("submission__question")
+    examples = []
+    for grade in grades.order_by("pk"):
+        question = grade.submission.question
+        examples.append(
+            GradingExample(
+                question=question.text,
+                reference_answers=list(question.reference_answers),
+                answer=grade.submission.answer_text,
+                label=grade.label,
+                score=float(min(max(grade.score / question.max_points, Decimal(0)), Decimal(1))),
+                question_id=question_key(question=question),
+            )
+        )
+    return examples
+
+
+def peer_examples(*, question_ids: list[int]) -> list[GradingExample]:
+    """Every current answer to these questions, unlabelled: the grader reads a batch's answers beside them."""
+    submissions = Submission.objects.filter(question_id__in=question_ids, is_current=True).select_related("question")
+    return [submission_example(submission=submission) for submission in submissions.order_by("pk")]
+
+
+def reviewed_examples() -> list[GradingExample]:
+    """Teachers' approved and overridden grades, as training data."""
+    grades = Grade.objects.filter(status__in=Grade.REVIEWED_STATUSES).select_related("submission__question")
+    examples = []
+    for grade in grades:
+        question = grade.submission.question
+        example = GradingExample(
+            feedback=grade.feedback,
+            question=question.text,
+            reference_answers=list(question.reference_answers),
+            answer=grade.submission.answer_text,
+            label=grade.label,
+            score=float(grade.score / question.max_points),
+            question_id=question_key(question=question),
+        )
+        examples.append(example)
+    return examples

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 from typing import Any
 
+from celery import signature
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,10 +14,19 @@ from accounts.models import Course
 from accounts.permissions import course_is_taught_by, user_role
 from core.errors import ApplicationError, ConflictError, PermissionDeniedError
 from core.models import Job
-from core.services import job_create, job_progress_set
+from core.services import job_create
 from grading.feedback import feedback_contradiction, feedback_for_new_label
+from grading.grader import Verdict, verdicts_for
+from grading.grader_adapter import (
+    Rubric,
+    rubric_applied,
+    submission_example,
+    submission_feedback_item,
+    submission_rubric,
+)
 from grading.models import Assignment, Grade, GradeChange, Label, Question, Submission
 from grading.rubric import RUBRIC_VERSION, rubric_items, rubric_points
+from grading.selectors import peer_examples, reviewed_feedback_rows, reviewed_grading_examples
 
 MAX_ANSWER_CHARS = 10_000
 
@@ -187,140 +196,43 @@ def submission_create(*, question: Question, student: Any, answer_text: str) -> 
 
 # --- Grading ------------------------------------------------------------------------------------
 
-GRADING_CHUNK = 16
 DEFAULT_FRACTION = {"correct": Decimal("1"), "partially_correct": Decimal("0.5"), "incorrect": Decimal("0")}
 
 
-def question_key(question: Question) -> str:
-    return f"question-{question.pk}"
-
-
-def _example_for(submission: Submission) -> Any:
-    from grading.grader_model import GradingExample
-
-    question = submission.question
-    return GradingExample(
-        question=question.text,
-        reference_answers=list(question.reference_answers),
-        answer=submission.answer_text,
-        question_id=question_key(question),
-    )
-
-
-def _rubric_for(submission: Submission) -> tuple[list[Any], list[bool]]:
-    """The question's rubric items and which of them the answer meets (the grader's judgement)."""
-    from grading.rubric import rubric_items, rubric_judge
-
-    items = rubric_items(submission.question.rubric)
-    if not items:
-        return [], []
-    return items, rubric_judge(items=items, answer=submission.answer_text, question=submission.question.text)
-
-
-def _feedback_item_for(submission: Submission, rubric: tuple[list[Any], list[bool]] | None = None) -> Any:
-    from grading.feedback import FeedbackItem
-    from grading.grader_model import question_text_key
-    from grading.rubric import rubric_split
-
-    question = submission.question
-    items, met = rubric if rubric is not None else ([], [])
-    rubric_met, rubric_missed = rubric_split(items=items, met=met)
-    return FeedbackItem(
-        question=question.text,
-        question_key=question_text_key(question.text),
-        reference_answers=list(question.reference_answers),
-        answer=submission.answer_text,
-        label="incorrect",
-        rubric_met=rubric_met,
-        rubric_missed=rubric_missed,
-        is_reference_hidden=question.is_reference_hidden,
-    )
-
-
-def _rubric_applied(
-    submission: Submission, rubric: tuple[list[Any], list[bool]], points: Decimal, feedback: str, label: str
-) -> tuple[Decimal, str, list[str], list[str]]:
-    """(score, feedback, items met, items missed): with rubric items the score follows the items met and the
-    feedback names them (unless naming them would state another verdict than the label)."""
-    from grading.rubric import rubric_points, rubric_sentence, rubric_split
-
-    items, met = rubric
-    if not items:
-        return points, feedback, [], []
-    rubric_met, rubric_missed = rubric_split(items=items, met=met)
-    score = rubric_points(items=items, met=met, max_points=submission.question.max_points)
-    sentence = rubric_sentence(met=rubric_met, missed=rubric_missed)
-    if feedback and sentence and not feedback_contradiction(f"{feedback} {sentence}", label):
-        feedback = f"{feedback} {sentence}"
-    return score, feedback, rubric_met, rubric_missed
-
-
-def reviewed_feedback_rows(*, question_ids: list[int]) -> list[tuple[str, str, str, str]]:
-    """Teacher-approved feedback on these questions: the examples new feedback is written from."""
-    from grading.grader_model import question_text_key
-
-    grades = Grade.objects.filter(
-        submission__question_id__in=question_ids, status__in=Grade.REVIEWED_STATUSES
-    ).select_related("submission__question")
-    return [
-        (question_text_key(grade.submission.question.text), grade.submission.answer_text, grade.label, grade.feedback)
-        for grade in grades
-    ]
-
-
-def reviewed_grading_examples(*, question_ids: list[int]) -> list[Any]:
-    """The teachers' reviewed grades of these questions as graded examples: the grader uses them as their
-    questions' graded neighbours at once, before any retraining."""
-    from grading.grader_model import GradingExample
-
-    grades = Grade.objects.filter(
-        submission__question_id__in=question_ids, submission__is_current=True, status__in=Grade.REVIEWED_STATUSES
-    ).select_related("submission__question")
-    examples = []
-    for grade in grades.order_by("pk"):
-        question = grade.submission.question
-        examples.append(
-            GradingExample(
-                question=question.text,
-                reference_answers=list(question.reference_answers),
-                answer=grade.submission.answer_text,
-                label=grade.label,
-                score=float(min(max(grade.score / question.max_points, Decimal(0)), Decimal(1))),
-                question_id=question_key(question),
-            )
-        )
-    return examples
-
-
-def peer_examples(*, question_ids: list[int]) -> list[Any]:
-    """Every current answer to these questions, unlabelled: the grader reads a batch's answers beside them."""
-    submissions = Submission.objects.filter(question_id__in=question_ids, is_current=True).select_related("question")
-    return [_example_for(submission) for submission in submissions.order_by("pk")]
-
-
-def submissions_grade(*, submissions: list[Submission], include_feedback: bool = True) -> list[Grade]:
-    """Grade the given submissions that have no grade yet, with the reviewed grades of their questions as
-    graded neighbours. Running it twice grades nothing twice."""
-    from grading.grader import verdicts_for
-
-    graded = set(Grade.objects.filter(submission__in=submissions).values_list("submission_id", flat=True))
-    ungraded = [submission for submission in submissions if submission.pk not in graded]
-    if not ungraded:
-        return []
-    question_ids = sorted({s.question_id for s in ungraded})
-    rubrics = [_rubric_for(submission) for submission in ungraded]
-    verdicts = verdicts_for(
-        [_example_for(submission) for submission in ungraded],
-        [_feedback_item_for(submission, rubric) for submission, rubric in zip(ungraded, rubrics, strict=True)],
+def _verdicts(*, submissions: list[Submission], rubrics: list[Rubric], include_feedback: bool) -> list[Verdict]:
+    """The grader's verdicts on these answers, with their questions' reviewed grades as graded neighbours and
+    every current answer to them as peers."""
+    question_ids = sorted({submission.question_id for submission in submissions})
+    return verdicts_for(
+        [submission_example(submission=submission) for submission in submissions],
+        [
+            submission_feedback_item(submission=submission, rubric=rubric)
+            for submission, rubric in zip(submissions, rubrics, strict=True)
+        ],
         include_feedback=include_feedback,
         extra_bank_rows=reviewed_feedback_rows(question_ids=question_ids) if include_feedback else None,
         graded=reviewed_grading_examples(question_ids=question_ids),
         peers=peer_examples(question_ids=question_ids),
     )
+
+
+def submissions_grade(*, submissions: list[Submission], include_feedback: bool = True) -> list[Grade]:
+    """Grade the given submissions that have no grade yet, with the reviewed grades of their questions as
+    graded neighbours. Running it twice grades nothing twice."""
+    graded = set(Grade.objects.filter(submission__in=submissions).values_list("submission_id", flat=True))
+    ungraded = [submission for submission in submissions if submission.pk not in graded]
+    if not ungraded:
+        return []
+    rubrics = [submission_rubric(submission=submission) for submission in ungraded]
+    verdicts = _verdicts(submissions=ungraded, rubrics=rubrics, include_feedback=include_feedback)
     grades = []
     for submission, verdict, rubric in zip(ungraded, verdicts, rubrics, strict=True):
-        points, feedback, rubric_met, rubric_missed = _rubric_applied(
-            submission, rubric, verdict.points(submission.question.max_points), verdict.feedback, verdict.label
+        points, feedback, rubric_met, rubric_missed = rubric_applied(
+            submission=submission,
+            rubric=rubric,
+            points=verdict.points(submission.question.max_points),
+            feedback=verdict.feedback,
+            label=verdict.label,
         )
         grades.append(
             Grade(
@@ -383,21 +295,11 @@ def _machine_changes_record(grades: list[Grade]) -> None:
     )
 
 
-def assignment_ungraded_submissions(*, assignment: Assignment) -> list[Submission]:
-    return list(
-        Submission.objects.filter(question__assignment=assignment, is_current=True, grade__isnull=True)
-        .select_related("question", "student")
-        .order_by("question__position", "pk")
-    )
-
-
 def assignment_grading_start(*, assignment: Assignment, user: Any, then_train_full_grader: bool = False) -> Job:
     """Start grading every ungraded current answer of an assignment as a background job.
 
     `then_train_full_grader`: the first grader's job grades the waiting answers first and trains the full
     grader after them, so that the two do not share the CPU while the teacher waits for the grades."""
-    from grading.tasks import assignment_grade_task
-
     _check_teaching(course=assignment.course, user=user)
     params: dict[str, Any] = {"assignment_id": assignment.pk}
     if then_train_full_grader:
@@ -405,60 +307,22 @@ def assignment_grading_start(*, assignment: Assignment, user: Any, then_train_fu
     return job_create(
         kind="grading.assignment",
         title=f"Grade “{assignment.title}”",
-        task=assignment_grade_task,
+        task=signature(ASSIGNMENT_GRADE_TASK),
         created_by=user,
         params=params,
         unique_key=f"grading.assignment.{assignment.pk}",
     )
 
 
-def assignment_regradable_grades(*, assignment: Assignment) -> list[Grade]:
-    """Machine grades no teacher has touched (awaiting review, the model's label, score and feedback) of
-    questions with reviewed grades: grading them again lets the grader use what the teacher graded."""
-    reviewed_questions = (
-        Grade.objects.filter(
-            submission__question__assignment=assignment,
-            submission__is_current=True,
-            status__in=Grade.REVIEWED_STATUSES,
-        )
-        .values_list("submission__question_id", flat=True)
-        .distinct()
-    )
-    grades = Grade.objects.filter(
-        submission__question__assignment=assignment,
-        submission__question_id__in=list(reviewed_questions),
-        submission__is_current=True,
-        status=Grade.Status.AWAITING_REVIEW,
-        was_overridden=False,
-    ).select_related("submission__question", "submission__student")
-    return [
-        grade
-        for grade in grades.order_by("submission__question__position", "pk")
-        if grade.label == grade.model_label
-        and grade.score == grade.model_score
-        and grade.feedback == grade.model_feedback
-    ]
-
-
 def grades_regrade(*, grades: list[Grade], include_feedback: bool = True) -> int:
     """Grade untouched machine grades again with their questions' reviewed grades as neighbours; a grade a
     teacher changed meanwhile is left alone; every one gets the new confidence and provenance. Returns how many
     changed label or score."""
-    from grading.grader import verdicts_for
-
     if not grades:
         return 0
     submissions = [grade.submission for grade in grades]
-    question_ids = sorted({s.question_id for s in submissions})
-    rubrics = [_rubric_for(submission) for submission in submissions]
-    verdicts = verdicts_for(
-        [_example_for(submission) for submission in submissions],
-        [_feedback_item_for(submission, rubric) for submission, rubric in zip(submissions, rubrics, strict=True)],
-        include_feedback=include_feedback,
-        extra_bank_rows=reviewed_feedback_rows(question_ids=question_ids) if include_feedback else None,
-        graded=reviewed_grading_examples(question_ids=question_ids),
-        peers=peer_examples(question_ids=question_ids),
-    )
+    rubrics = [submission_rubric(submission=submission) for submission in submissions]
+    verdicts = _verdicts(submissions=submissions, rubrics=rubrics, include_feedback=include_feedback)
     changed = 0
     with transaction.atomic():
         locked = {g.pk: g for g in Grade.objects.select_for_update().filter(pk__in=[g.pk for g in grades])}
@@ -466,12 +330,12 @@ def grades_regrade(*, grades: list[Grade], include_feedback: bool = True) -> int
             current = locked.get(grade.pk)
             if current is None or not _untouched(current):
                 continue
-            points, feedback, rubric_met, rubric_missed = _rubric_applied(
-                grade.submission,
-                rubric,
-                verdict.points(grade.submission.question.max_points),
-                verdict.feedback,
-                verdict.label,
+            points, feedback, rubric_met, rubric_missed = rubric_applied(
+                submission=grade.submission,
+                rubric=rubric,
+                points=verdict.points(grade.submission.question.max_points),
+                feedback=verdict.feedback,
+                label=verdict.label,
             )
             same = current.label == verdict.label and current.score == points
             before = _snapshot(current)
@@ -519,29 +383,6 @@ def _untouched(grade: Grade) -> bool:
         and grade.score == grade.model_score
         and grade.feedback == grade.model_feedback
     )
-
-
-def assignment_grading_run(*, job: Job) -> dict[str, Any]:
-    """The job's work: grade in chunks, recording progress; a cancelled job keeps what it graded. Machine
-    grades no teacher has touched, of questions a teacher has reviewed answers of, are graded again with
-    those answers (the grader learns from the teacher's first grades at once)."""
-    assignment = Assignment.objects.get(pk=job.params["assignment_id"])
-    pending = assignment_ungraded_submissions(assignment=assignment)
-    regradable = assignment_regradable_grades(assignment=assignment)
-    total = len(pending) + len(regradable)
-    job_progress_set(job=job, progress=0, total=total, message=f"{total} answers to grade")
-    graded = regraded = 0
-    for start in range(0, len(pending), GRADING_CHUNK):
-        graded += len(submissions_grade(submissions=pending[start : start + GRADING_CHUNK]))
-        job_progress_set(job=job, progress=min(start + GRADING_CHUNK, len(pending)), message=f"{graded} graded")
-    for start in range(0, len(regradable), GRADING_CHUNK):
-        regraded += grades_regrade(grades=regradable[start : start + GRADING_CHUNK])
-        done = len(pending) + min(start + GRADING_CHUNK, len(regradable))
-        job_progress_set(job=job, progress=done, message=f"{graded} graded, {regraded} changed by the reviewed answers")
-    if job.params.get("then_train_full_grader"):
-        with contextlib.suppress(ConflictError):  # a full training is queued or running already
-            grader_training_start(user=job.created_by)
-    return {"graded": graded, "regraded": regraded, "assignment": assignment.title}
 
 
 # --- Review --------------------------------------------------------------------------------------
@@ -778,18 +619,20 @@ def grades_mark_seen(*, student: Any) -> int:
     ).update(seen_by_student_at=timezone.now())
 
 
+# The grading jobs' Celery tasks (grading/tasks.py), sent by name: the tasks run grading.jobs, which
+# calls these services, so the services must not import them.
+ASSIGNMENT_GRADE_TASK = "grading.model_assignment_grade_task"
+GRADER_TRAIN_TASK = "grading.model_grader_train_task"
 GRADER_QUICK_KEY = "grading.first_grader"
 GRADER_TRAINING_KEYS = (GRADER_QUICK_KEY, "grading.retrain")
 
 
 def grader_training_start(*, user: Any = None, fast: bool = False) -> Job:
     """Train a grader in the background: the first from the shipped seed data, later ones with reviews."""
-    from grading.tasks import grader_train_task
-
     return job_create(
         kind="grading.retrain",
         title="Train the grader",
-        task=grader_train_task,
+        task=signature(GRADER_TRAIN_TASK),
         created_by=user,
         params={"fast": fast},
         unique_key="grading.retrain",
@@ -799,12 +642,10 @@ def grader_training_start(*, user: Any = None, fast: bool = False) -> Job:
 def grader_first_start(*, user: Any = None, grade_assignment_ids: list[int] | None = None) -> Job:
     """A fresh install's first grader, in about a minute: a quick fit activated at once; then the given
     assignments are graded and the full grader is trained, replacing the quick one when it is ready."""
-    from grading.tasks import grader_train_task
-
     return job_create(
         kind="grading.retrain",
         title="Prepare the first grader",
-        task=grader_train_task,
+        task=signature(GRADER_TRAIN_TASK),
         created_by=user,
         params={"quick": True, "grade_assignment_ids": list(grade_assignment_ids or [])},
         unique_key=GRADER_QUICK_KEY,

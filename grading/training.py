@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import csv
 import json
 import random
 import shutil
@@ -17,8 +17,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.errors import ApplicationError
-from core.models import Job
-from core.services import job_progress_set
 from grading.grader import bank_write
 from grading.grader_model import (
     GraderConfig,
@@ -29,15 +27,12 @@ from grading.grader_model import (
     grader_unload,
     question_text_key,
 )
-from grading.models import Grade
-from grading.services import assignment_grading_start, grader_training_start, question_key
+from grading.saf import CSV_COLUMNS, SafFormatError, csv_read, saf_read
 from models_runtime import api as models
 
 
 def examples_read(paths: list[Path]) -> list[GradingExample]:
     """Read SAF XML files or folders and CSV files; any bad file stops everything, naming the problem."""
-    from grading.saf import SafFormatError, csv_read, saf_read
-
     examples: list[GradingExample] = []
     for path in paths:
         if not path.exists():
@@ -53,25 +48,6 @@ def examples_read(paths: list[Path]) -> list[GradingExample]:
     if len(labelled) < 10:
         raise ApplicationError(f"Training needs at least 10 labelled answers; the data has {len(labelled)}.")
     return labelled
-
-
-def reviewed_examples() -> list[GradingExample]:
-    """Teachers' approved and overridden grades, as training data."""
-    grades = Grade.objects.filter(status__in=Grade.REVIEWED_STATUSES).select_related("submission__question")
-    examples = []
-    for grade in grades:
-        question = grade.submission.question
-        example = GradingExample(
-            feedback=grade.feedback,
-            question=question.text,
-            reference_answers=list(question.reference_answers),
-            answer=grade.submission.answer_text,
-            label=grade.label,
-            score=float(grade.score / question.max_points),
-            question_id=question_key(question),
-        )
-        examples.append(example)
-    return examples
 
 
 def split_holdout(
@@ -225,10 +201,6 @@ def examples_write(directory: Path, examples: list[GradingExample]) -> None:
 
 def heldout_csv_write(path: Path, examples: list[GradingExample]) -> None:
     """The held-out answers in the documented CSV layout, so `evaluate_grader --data` can re-measure them."""
-    import csv
-
-    from grading.saf import CSV_COLUMNS
-
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
@@ -271,9 +243,6 @@ def examples_merge(base: list[GradingExample], reviewed: list[GradingExample]) -
 SEED_DATA_DIR = Path(__file__).resolve().parent / "seed_data" / "saf_english"
 
 
-QUICK_ANSWERS_PER_QUESTION = 12
-
-
 def examples_sample(examples: list[GradingExample], *, per_question: int, seed: int = 13) -> list[GradingExample]:
     """At most `per_question` answers of each question, the labels taken in turn so each label is there."""
     rng = random.Random(seed)
@@ -297,100 +266,3 @@ def examples_sample(examples: list[GradingExample], *, per_question: int, seed: 
 def grader_is_quick(version: Any) -> bool:
     """A quick first grader (made so a fresh install can grade at once) that the full one replaces."""
     return bool((version.metrics or {}).get("quick"))
-
-
-def _active_grader_state() -> tuple[list[GradingExample] | None, bool]:
-    """(the active grader's training examples, whether it is a quick first grader); (None, False) if none."""
-    from grading.grader import active_grader_dir
-
-    try:
-        directory, _ = active_grader_dir()
-    except models.ModelError:
-        return None, False
-    return examples_load(directory), grader_is_quick(models.version_for_task("grader"))
-
-
-def grader_training_run(*, job: Job) -> dict[str, Any]:
-    """The (re)training job: the active grader's data (or, for the first grader, the SAF seed data
-    shipped with Tutorloop) plus teachers' reviewed grades. The first grader is activated at once;
-    later ones are registered as candidates for an admin to compare and activate, except the full
-    grader that replaces a quick first one, which is activated as soon as it is trained.
-
-    A `quick` job (`make run` on a fresh install starts one) trains on a sample of the seed data without
-    the cross-encoder, in about a minute, activates it, grades the assignments named in its parameters
-    and starts the full training; see `grader_quick_run`."""
-    if job.params.get("quick"):
-        return grader_quick_run(job=job)
-    base_or_none, active_is_quick = _active_grader_state()
-    is_first = base_or_none is None
-    base = examples_read([SEED_DATA_DIR]) if is_first or active_is_quick else base_or_none or []
-    reviewed = reviewed_examples()
-    job_progress_set(job=job, progress=0, total=100, message=f"{len(base)} earlier answers, {len(reviewed)} reviewed")
-
-    def progress(done: int, total: int) -> None:
-        job_progress_set(job=job, progress=min(99, int(100 * done / max(total, 1))), total=100)
-
-    examples = examples_merge(base, reviewed)
-    if len(examples) < 10:
-        raise ApplicationError("There is too little graded data to train on yet: review some grades first.")
-    return grader_train_and_register(
-        examples=examples,
-        job_id=str(job.pk),
-        user=job.created_by,
-        progress=progress,
-        fast=bool(job.params.get("fast")),
-        activate=is_first or active_is_quick,
-        activation_reason=(
-            "The full grader replaces the quick first one." if active_is_quick else "The first grader of this install."
-        ),
-    )
-
-
-def grader_quick_run(*, job: Job) -> dict[str, Any]:
-    """A quick first grader: activated at once, then the waiting answers graded and the full grader started."""
-    base, _ = _active_grader_state()
-    result: dict[str, Any] = {"version": "", "activated": False}
-    if base is None:  # a grader appeared meanwhile (an admin activated one): nothing quick is needed
-        examples = examples_sample(examples_read([SEED_DATA_DIR]), per_question=QUICK_ANSWERS_PER_QUESTION)
-        job_progress_set(
-            job=job, progress=0, total=100, message=f"A quick first grader from {len(examples)} sample answers"
-        )
-
-        def progress(done: int, total: int) -> None:
-            job_progress_set(job=job, progress=min(99, int(100 * done / max(total, 1))), total=100)
-
-        result = grader_train_and_register(
-            examples=examples,
-            job_id=str(job.pk),
-            user=job.created_by,
-            progress=progress,
-            config=GraderConfig.quick(),
-            measure=False,
-            quick=True,
-            activate=True,
-            activation_reason="A quick first grader, so the install can grade at once; the full one follows.",
-        )
-    # The waiting answers are graded first; the last of those jobs starts the full training.
-    graded = []
-    full_follows = False
-    assignments = _assignments_for(job.params.get("grade_assignment_ids") or [])
-    for position, assignment in enumerate(assignments):
-        is_last = position == len(assignments) - 1
-        teacher = assignment.created_by or job.created_by
-        try:
-            assignment_grading_start(assignment=assignment, user=teacher, then_train_full_grader=is_last)
-        except ApplicationError:
-            continue  # already being graded, or the user no longer teaches it
-        graded.append(assignment.pk)
-        full_follows = is_last
-    if not full_follows:
-        with contextlib.suppress(ApplicationError):  # a full training is already queued or running
-            grader_training_start(user=job.created_by)
-    result["grading_started_for"] = graded
-    return result
-
-
-def _assignments_for(ids: list[int]) -> list[Any]:
-    from grading.models import Assignment
-
-    return list(Assignment.objects.filter(pk__in=ids).select_related("created_by", "course"))

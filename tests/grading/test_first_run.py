@@ -11,11 +11,12 @@ from django.urls import reverse
 
 from core.models import Job
 from core.services import job_run
-from grading import training
+from grading import jobs, training
+from grading.jobs import grader_training_run
 from grading.models import Assignment, Grade
 from grading.selectors import GRADER_MISSING
 from grading.tasks import assignment_grade_task
-from grading.training import examples_read, examples_sample, grader_training_run
+from grading.training import examples_read, examples_sample
 from models_runtime import api as models
 from tests.conftest import client_for
 
@@ -45,7 +46,7 @@ def test_the_sample_keeps_every_question_and_every_label() -> None:
 def test_seed_prepares_a_quick_grader_that_grades_the_demo_then_trains_the_full_one(
     models_dir: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(training, "QUICK_ANSWERS_PER_QUESTION", 6)  # the shape of the run, in less time
+    monkeypatch.setattr(jobs, "QUICK_ANSWERS_PER_QUESTION", 6)  # the shape of the run, in less time
     call_command("seed_demo")
     first = Job.objects.get(kind="grading.retrain")
     assert (first.title, first.params["quick"]) == ("Prepare the first grader", True)
@@ -89,7 +90,7 @@ def test_seed_prepares_a_quick_grader_that_grades_the_demo_then_trains_the_full_
 
 
 def test_the_full_training_replaces_a_quick_grader(models_dir: Path, monkeypatch) -> None:
-    monkeypatch.setattr(training, "QUICK_ANSWERS_PER_QUESTION", 6)
+    monkeypatch.setattr(jobs, "QUICK_ANSWERS_PER_QUESTION", 6)
     quick = training.grader_train_and_register(
         examples=examples_sample(examples_read([training.SEED_DATA_DIR]), per_question=6),
         config=training.GraderConfig.fast(),
@@ -100,7 +101,7 @@ def test_the_full_training_replaces_a_quick_grader(models_dir: Path, monkeypatch
     )
     assert quick["activated"] is True
     # The full training reads the whole seed data again (not the quick one's sample) and activates itself.
-    monkeypatch.setattr(training, "examples_read", lambda paths: examples_sample(examples_read(paths), per_question=8))
+    monkeypatch.setattr(jobs, "examples_read", lambda paths: examples_sample(examples_read(paths), per_question=8))
     job = Job.objects.create(kind="grading.retrain", title="Train the grader", params={"fast": True})
 
     result = grader_training_run(job=job)

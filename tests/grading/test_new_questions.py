@@ -14,10 +14,9 @@ from django.core.management import call_command
 from grading.grader_model import GradingExample, grader_load, neutralise_instructions
 from grading.models import Grade
 from grading.rubric import RubricItem, rubric_judge, rubric_points
-from grading.selectors import grade_queue_teaching_order, grader_sureness
+from grading.selectors import assignment_regradable_grades, grade_queue_teaching_order, grader_sureness
 from grading.services import (
     assignment_create,
-    assignment_regradable_grades,
     grade_override,
     grade_rubric_set,
     grades_regrade,

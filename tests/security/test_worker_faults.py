@@ -19,8 +19,9 @@ from django.db.models import Count
 from accounts.models import User
 from core.models import Job
 from datasets_admin.demo import demo_seed
+from grading.jobs import GRADING_CHUNK
 from grading.models import Assignment, Grade, GradeChange, Submission
-from grading.services import GRADING_CHUNK, assignment_grading_start, submission_create
+from grading.services import assignment_grading_start, submission_create
 from tests.accounts.factories import EnrollmentFactory, StudentFactory
 from tests.worker import database_url
 

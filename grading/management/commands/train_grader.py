@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.errors import ApplicationError
-from grading.training import examples_read, grader_train_and_register, reviewed_examples
+from grading.selectors import reviewed_examples
+from grading.training import examples_read, grader_train_and_register
 from models_runtime.errors import ModelError
 
 
