@@ -170,8 +170,23 @@ def preset_refresh() -> None:
         logger.info("the model server at %s did not take the new preset now (%s); it reads it at start", root, error)
 
 
+def default_threads() -> int:
+    """The model server's CPU threads when MODEL_SERVER_THREADS is 0: half the cores this process may use, at
+    least one (one on a 2-core machine). `make run` puts web, worker and the model server on the same cores,
+    and llama.cpp's threads wait for each other at every step by spinning: with more runnable threads than
+    cores, 2 threads on 2 busy cores wrote 3.7 tokens/s where 1 thread wrote 64 and read a prompt at 67
+    tokens/s where 1 read 212 (llama-bench, q8_0 student, load average 5; docs/decisions/0008). On a quiet
+    machine the half left idle costs less than that: at most 2x, for a model this small usually less."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // 2)
+
+
 def server_command(*, host: str, port: int, preset: Path, threads: int, slots: int, context: int) -> list[str]:
-    """The llama-server command line: router mode over `preset`, continuous batching over `slots` slots."""
+    """The llama-server command line: router mode over `preset`, continuous batching over `slots` slots;
+    `threads` 0 means `default_threads()`."""
     command = [
         str(binary_path()),
         "--host",
@@ -191,6 +206,5 @@ def server_command(*, host: str, port: int, preset: Path, threads: int, slots: i
         "--jinja",  # the chat template from the GGUF, as transformers applies it
         "--no-webui",
     ]
-    if threads > 0:
-        command += ["--threads", str(threads), "--threads-batch", str(threads)]
-    return command
+    threads = threads if threads > 0 else default_threads()
+    return [*command, "--threads", str(threads), "--threads-batch", str(threads)]
