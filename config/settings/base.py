@@ -253,10 +253,12 @@ MODEL_BACKENDS = {task: env_str(f"MODEL_BACKEND_{task.upper()}", MODEL_DEFAULT_B
 MODEL_SERVER_URL = (
     "" if os.environ.get("MODEL_SERVER_URL") == "" else env_str("MODEL_SERVER_URL", "http://127.0.0.1:8081/v1")
 )
-MODEL_SERVER_THREADS = env_int("MODEL_SERVER_THREADS", 0)  # 0: llama.cpp's choice (the cores)
+MODEL_SERVER_THREADS = env_int("MODEL_SERVER_THREADS", 0)  # 0: half the cores, at least 1 (model_server.py)
 MODEL_SERVER_SLOTS = env_int("MODEL_SERVER_SLOTS", 8)  # streams written together (continuous batching)
 MODEL_SERVER_CONTEXT = env_int("MODEL_SERVER_CONTEXT", 16384)  # tokens of KV cache shared by the slots
-OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "http://127.0.0.1:8001/v1")
+# An `openai` backend version with no address of its own (MODEL_BACKEND_<TASK>=openai) talks to the one model
+# server unless told otherwise: nothing listens on any other local port by default.
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", MODEL_SERVER_URL or "http://127.0.0.1:8081/v1")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "not-needed")
 OPENAI_MODEL = env_str("OPENAI_MODEL", "")
 OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 60.0)
