@@ -205,6 +205,44 @@ def _device_options() -> dict[str, Any]:
     return {"use_cpu": not has_gpu, "bf16": bool(has_gpu and torch.cuda.is_bf16_supported())}
 
 
+def _shared_arguments(
+    *, scratch: str, steps: int, batch_size: int, learning_rate: float, max_length: int, seed: int
+) -> dict[str, Any]:
+    """What the DPO and SFT configurations share: a fixed number of steps, no checkpoints, no reporting."""
+    return {
+        "output_dir": scratch,
+        "max_steps": steps,
+        "per_device_train_batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "max_length": max_length,
+        "logging_steps": 1,
+        "activation_checkpointing": False,  # 135M parameters: memory is not the limit, time is
+        "save_strategy": "no",
+        "report_to": [],
+        "disable_tqdm": True,
+        "seed": seed,
+        "dataloader_num_workers": 0,
+        **_device_options(),
+    }
+
+
+def _train(
+    trainer: Any, *, started: float, losses: list[dict[str, float]], counted: dict[str, int]
+) -> tuple[Any, dict[str, Any]]:
+    """Train quietly (the step callback reports progress) and return the trained model with the figures."""
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    result = trainer.train()
+    return trainer.model, {
+        **counted,
+        "steps": int(result.global_step),
+        "train_loss": round(float(result.training_loss), 4),
+        "loss_curve": losses,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
 def dpo_train_lora(
     *,
     base_dir: Path,
@@ -221,32 +259,23 @@ def dpo_train_lora(
     """DPO on (prompt, chosen, rejected) with a LoRA adapter on the teacher; the merged teacher is saved."""
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
     started = time.monotonic()
     model, tokenizer = load(base_dir)
     losses: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="dpo-", dir=output_dir.parent) as scratch:
-        arguments = DPOConfig(
-            output_dir=scratch,
-            max_steps=steps,
-            per_device_train_batch_size=batch_size,
+        shared = _shared_arguments(
+            scratch=scratch,
+            steps=steps,
+            batch_size=batch_size,
             learning_rate=learning_rate,
-            beta=0.1,
             max_length=max_length,
-            logging_steps=1,
-            activation_checkpointing=False,  # 135M parameters: memory is not the limit, time is
-            save_strategy="no",
-            report_to=[],
-            disable_tqdm=True,
             seed=seed,
-            dataloader_num_workers=0,
-            **_device_options(),
         )
         trainer = DPOTrainer(
             model=model,
-            args=arguments,
+            args=DPOConfig(beta=0.1, **shared),
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
             peft_config=LoraConfig(
@@ -258,17 +287,11 @@ def dpo_train_lora(
             ),
             callbacks=[_StepCallback.make(tick, losses)],
         )
-        trainer.remove_callback(PrinterCallback)
-        result = trainer.train()
-        merged = trainer.model.merge_and_unload()  # type: ignore[union-attr,operator]
+        trained, figures = _train(trainer, started=started, losses=losses, counted={"pairs": len(rows)})
+        merged = trained.merge_and_unload()
         model_save(merged, tokenizer, output_dir, what="aligned teacher")
-    return {
-        "pairs": len(rows),
-        "steps": int(result.global_step),
-        "train_loss": round(float(result.training_loss), 4),
-        "loss_curve": losses,
-        "seconds": round(time.monotonic() - started, 1),
-    }
+    figures["seconds"] = round(time.monotonic() - started, 1)
+    return figures
 
 
 def sft_train(
@@ -285,45 +308,33 @@ def sft_train(
 ) -> dict[str, Any]:
     """Supervised fine-tuning (TRL SFTTrainer, loss on the completion only) of the student on prompt/completion rows."""
     from datasets import Dataset
-    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     started = time.monotonic()
     model, tokenizer = load(base_dir)
     losses: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="sft-", dir=output_dir.parent) as scratch:
-        arguments = SFTConfig(
-            output_dir=scratch,
-            max_steps=steps,
-            per_device_train_batch_size=batch_size,
+        shared = _shared_arguments(
+            scratch=scratch,
+            steps=steps,
+            batch_size=batch_size,
             learning_rate=learning_rate,
-            lr_scheduler_type="linear",
-            warmup_steps=min(5, max(steps // 10, 0)),
             max_length=max_length,
-            completion_only_loss=True,
-            logging_steps=1,
-            activation_checkpointing=False,  # 135M parameters: memory is not the limit, time is
-            save_strategy="no",
-            report_to=[],
-            disable_tqdm=True,
             seed=seed,
-            dataloader_num_workers=0,
-            **_device_options(),
         )
         trainer = SFTTrainer(
             model=model,
-            args=arguments,
+            args=SFTConfig(
+                lr_scheduler_type="linear",
+                warmup_steps=min(5, max(steps // 10, 0)),
+                completion_only_loss=True,
+                **shared,
+            ),
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
             callbacks=[_StepCallback.make(tick, losses)],
         )
-        trainer.remove_callback(PrinterCallback)
-        result = trainer.train()
-        model_save(trainer.model, tokenizer, output_dir, what="student checkpoint")
-    return {
-        "examples": len(rows),
-        "steps": int(result.global_step),
-        "train_loss": round(float(result.training_loss), 4),
-        "loss_curve": losses,
-        "seconds": round(time.monotonic() - started, 1),
-    }
+        trained, figures = _train(trainer, started=started, losses=losses, counted={"examples": len(rows)})
+        model_save(trained, tokenizer, output_dir, what="student checkpoint")
+    figures["seconds"] = round(time.monotonic() - started, 1)
+    return figures
