@@ -71,6 +71,7 @@ seed: migrate
 
 run: seed
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py model_server --prepare  # the model files, once (docs/decisions/0008)
 	@echo "Serving Tutorloop at http://127.0.0.1:$(PORT) (web, worker and the model server). Ctrl-C stops them."
 	TUTORLOOP_PORT=$(PORT) $(BIN)/honcho start --procfile Procfile 2>&1 || [ $$? -eq 130 ]
 
