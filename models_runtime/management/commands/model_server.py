@@ -35,8 +35,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--slots", type=int, default=None, help="Streams written together (default: MODEL_SERVER_SLOTS)."
         )
+        parser.add_argument(
+            "--prepare",
+            action="store_true",
+            help="Only write the model files the server reads (the q8_0 student, the preset), then exit.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["prepare"]:
+            # `make run` does this before it prints its address: converting the student and re-encoding it as
+            # q8_0 takes a minute or more on a busy 2-core machine (once; the files stay in MODELS_DIR), and
+            # done after the address it held back the model server and shared the CPU with the first grader.
+            self.stdout.write(f"The model server's files are ready: {self._preset_write()}")
+            return
         if not model_server.server_url():
             raise CommandError("MODEL_SERVER_URL is empty, so generation runs in-process: there is no server to run.")
         try:
