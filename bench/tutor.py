@@ -68,12 +68,25 @@ def write_settings(max_new_tokens: int, model_server_port: int, threads: int) ->
         "PYTHONPATH": os.pathsep.join([str(WORK), str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "DATABASE_URL": f"sqlite:///{WORK / 'bench.sqlite3'}",
         "TUTORLOOP_VAR_DIR": str(WORK / "var"),
-        "MODELS_DIR": os.environ.get("MODELS_DIR", str(ROOT / "var" / "models")),
+        "MODELS_DIR": os.environ.get("MODELS_DIR") or str(bench_models_dir()),
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)
     sys.path[:0] = [str(WORK), str(ROOT)]
     return env
+
+
+def bench_models_dir() -> Path:
+    """The bench's own MODELS_DIR, so that `manage.py model_server` writes its preset (model-server.ini) here and
+    never rewrites the running product's under var/models. The converted student and its q8_0 file (written
+    once, only read after) are linked from var/models where they exist, so nothing is converted again."""
+    models = WORK / "models"
+    (models / "gguf").mkdir(parents=True, exist_ok=True)
+    shared = ROOT / "var" / "models"
+    for relative in ("smollm2-135m-instruct", "gguf/smollm2-135m-instruct.q8_0.gguf"):
+        if (shared / relative).exists() and not (models / relative).exists():
+            (models / relative).symlink_to(shared / relative)
+    return models
 
 
 def free_port() -> int:
@@ -91,7 +104,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--students", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=0, help="the model server's CPU threads (0: all cores)")
+    parser.add_argument("--threads", type=int, default=0, help="the model server's CPU threads (0: half the cores)")
     args = parser.parse_args()
     model_port = free_port()
     env = write_settings(args.max_new_tokens, model_port, args.threads)
