@@ -258,6 +258,10 @@ def main() -> None:
                 "text": text,
                 "inside_ttft": inside,
                 "inside_model_ttft": provenance.get("first_token_seconds"),
+                # Whether the reply kept the model's text, and whether the reply's time budget stopped the model
+                # (the plan's text then streamed instead, or completed what the model had shown).
+                "source": provenance.get("source", ""),
+                "timed_out": bool(provenance.get("timed_out")),
             }
 
         def student_turn(index: int, text: str) -> dict[str, Any]:
@@ -389,6 +393,8 @@ def main() -> None:
                 "students": 1 if kind == "single" else args.students,
                 "first_word_seconds": {"median": round(median(first), 3), "max": round(max(first), 3)},
                 "whole_reply_seconds": {"median": round(median(whole), 3), "max": round(max(whole), 3)},
+                "model_text_kept": round(sum(run["source"] in ("model", "model+plan") for run in runs) / len(runs), 3),
+                "model_stopped_by_the_time_budget": round(sum(run["timed_out"] for run in runs) / len(runs), 3),
             }
 
         concurrent_waits = waits("concurrent")

@@ -28,6 +28,21 @@ def reply_max_new_tokens() -> int:
     return int(getattr(settings, "TUTOR_MAX_NEW_TOKENS", 48))
 
 
+def reply_time_budget() -> tuple[float | None, float | None]:
+    """How long the model may take to rephrase a reply: (to its first checked sentence, to the whole reply),
+    counted from when the student's message was stored.
+
+    The planned reply is safe and already written, so the student never waits on the model for long: with
+    no checked sentence after the first budget the plan streams instead, and at the second the model is
+    stopped and what it had shown is completed with the plan's question. None: no limit. Measured with
+    bench/tutor.py (tutor/README.md, Speed): 8 students at once otherwise waited for the model's prefill
+    and decode of every reply together.
+    """
+    first = getattr(settings, "TUTOR_MODEL_FIRST_SENTENCE_SECONDS", 1.0)
+    whole = getattr(settings, "TUTOR_MODEL_REPLY_SECONDS", 4.0)
+    return (None if first is None else float(first)), (None if whole is None else float(whole))
+
+
 def is_model_enabled() -> bool:
     """The model rephrases replies unless TUTOR_USE_MODEL is off (then the policy's text is sent)."""
     return bool(getattr(settings, "TUTOR_USE_MODEL", True))
