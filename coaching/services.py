@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Role
@@ -85,7 +86,11 @@ def suggestions_phrase(suggestions: list[Moment]) -> dict[str, Any]:
         return {}
     template = models.prompt_load(PROMPT_PATH)
     conversations = [template.render(detail=s.detail, suggestion=s.text) for s in suggestions]
-    generations = models.chat_batch(task="coaching", conversations=conversations, template=template, max_new_tokens=90)
+    # COACHING_MAX_NEW_TOKENS: the phrasing's budget (90 tokens; the test settings make it small, as for the tutor).
+    budget = int(getattr(settings, "COACHING_MAX_NEW_TOKENS", 90))
+    generations = models.chat_batch(
+        task="coaching", conversations=conversations, template=template, max_new_tokens=budget
+    )
     for suggestion, generation in zip(suggestions, generations, strict=True):
         phrased = " ".join(generation.text.split())
         if (
