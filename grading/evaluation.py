@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from grading.feedback import FeedbackItem, feedback_write
+from grading.feedback import FeedbackItem, feedback_model_drafts, feedback_write
 from grading.grader import active_grader_dir, bank_load
 from grading.grader_model import (
     Grader,
@@ -79,8 +79,16 @@ def grader_evaluate_teacher_graded(
 
 
 def grader_evaluate_file(
-    examples: list[GradingExample], *, include_feedback: bool = True, use_model_for_feedback: bool = True
+    examples: list[GradingExample],
+    *,
+    include_feedback: bool = True,
+    use_model_for_feedback: bool = True,
+    model_feedback: bool = False,
 ) -> dict[str, Any]:
+    """The grader's figures on `examples`; with `include_feedback`, the product's feedback (retrieved or the
+    model's, as the product chooses) against the teachers'; with `model_feedback`, also the feedback the model
+    serving `feedback` writes by itself for every answer (`model_feedback`: ROUGE-L, sacreBLEU, the share that
+    passes the product's checks, the version), so base, untailored and tailored students compare."""
     started = time.monotonic()
     directory, version_name = active_grader_dir()
     grader = grader_load(directory)
@@ -105,5 +113,19 @@ def grader_evaluate_file(
             figures.update(text_similarity([pair[0] for pair in pairs], [pair[1] for pair in pairs]))
             sources = [provenance.get("feedback_source", "") for _, provenance in written]
             figures["feedback_generated_share"] = round(sources.count("generated") / len(sources), 3)
+        if model_feedback:
+            figures["model_feedback"] = _model_feedback_figures(items, references, bank=bank_load(directory))
     figures["seconds"] = round(time.monotonic() - started, 1)
+    return figures
+
+
+def _model_feedback_figures(items: list[FeedbackItem], references: list[str], *, bank: Any) -> dict[str, Any]:
+    from models_runtime import api as models
+
+    drafts = feedback_model_drafts(items, bank=bank)
+    pairs = [(draft, reference) for (draft, _), reference in zip(drafts, references, strict=True) if reference]
+    figures: dict[str, Any] = {"feedback_version": models.version_for_task("feedback").name, "answers": len(pairs)}
+    if pairs:
+        figures.update(text_similarity([draft for draft, _ in pairs], [reference for _, reference in pairs]))
+    figures["passes_checks"] = round(sum(1 for _, passes in drafts if passes) / max(len(drafts), 1), 3)
     return figures

@@ -10,8 +10,9 @@ Retrieve, then write, then choose:
    risk: the candidate with the highest similarity-weighted ROUGE-L to the other candidates). The
    model's text is one candidate among them, so a better model wins more often.
 
-Code has the last word: feedback that contradicts the verdict, reveals a hidden reference answer, or
-is empty or degenerate is never chosen; with no candidate left, a plain sentence for the verdict.
+Code has the last word: feedback that contradicts the verdict (one check, `feedback_contradiction`, the
+same that refuses a release), reveals a hidden reference answer, or is empty or degenerate is never
+chosen; with no candidate left, a plain sentence for the verdict.
 """
 
 from __future__ import annotations
@@ -147,22 +148,12 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def contradicts_label(text: str, label: str) -> bool:
-    words = " ".join(_words(text))
-    says_wrong = bool(re.search(r"\b(incorrect|wrong|not correct|isn t correct|is not right)\b", words))
-    says_partial = "partially" in words or "partly" in words or "missing" in words or "incomplete" in words
-    says_fully_right = bool(re.search(r"\b(correct|right)\b", words)) and not says_wrong and not says_partial
-    if label == "correct":
-        return says_wrong
-    if label == "incorrect":
-        return says_fully_right
-    return says_fully_right and not says_partial
-
-
-# A verdict the feedback states: "Correct.", "... is partially correct", "the response is incorrect".
+# A verdict the feedback states: "Correct.", "... is partially correct", "the response is incorrect", "That's
+# right", "you got it wrong".
 # "The correct answer is" and "correctly" state none: only a verdict said of the answer counts.
 _VERDICT = re.compile(
-    r"(?:^|[.!?;:]\s*|\b(?:is|are|was|be|being|seems|looks)\s+)"
+    r"(?:^|[.!?;:]\s*|\b(?:is|are|was|be|being|seems|looks)\s+|\b(?:that|it|this|you)['’](?:s|re)\s+|"
+    r"\bgot\s+(?:it|this|that)\s+)"
     r"(not\s+(?:quite\s+|entirely\s+|fully\s+|completely\s+)?|(?:only\s+)?(?:partially|partly|mostly|half)\s+|"
     r"(?:fully|completely|entirely|totally|absolutely|also)\s+)?"
     r"(correct|incorrect|right|wrong)\b",
@@ -281,7 +272,6 @@ def _consensus(agreements: np.ndarray, weights: np.ndarray) -> float:
 def _unusable(text: str, item: FeedbackItem) -> bool:
     return (
         is_degenerate(text)
-        or contradicts_label(text, item.label)
         or bool(feedback_contradiction(text, item.label))
         or is_about_another_answer(text, item)
         or (item.is_reference_hidden and reveals_reference(text, item.reference_answers, item.answer))
@@ -297,19 +287,11 @@ def _version_keeps_own_draft() -> bool:
         return False
 
 
-def feedback_write(
-    items: list[FeedbackItem],
-    *,
-    bank: FeedbackBank,
-    use_model: bool = True,
-    max_new_tokens: int = 70,
-    draft_seconds: float = DRAFT_SECONDS,
-) -> list[tuple[str, dict[str, Any]]]:
-    """Feedback text and its provenance for each item; the model writes for all items in one batch, for at
-    most `draft_seconds` (the in-process engine writes them all)."""
-    if not items:
-        return []
-    vectors = models.embed([item.answer or " " for item in items])
+def _pools_and_prompts(
+    items: list[FeedbackItem], *, bank: FeedbackBank, vectors: np.ndarray
+) -> tuple[list[list[int]], list[list[dict[str, str]]]]:
+    """For each item: the usable candidates (teachers' texts on similar answers) and the model's prompt, which
+    shows the three closest of them as examples."""
     pools: list[list[int]] = []
     prompts: list[list[dict[str, str]]] = []
     for item, vector in zip(items, vectors, strict=True):
@@ -336,6 +318,40 @@ def feedback_write(
                 label_words=LABEL_WORDS[item.label],
             )
         )
+    return pools, prompts
+
+
+def feedback_model_drafts(
+    items: list[FeedbackItem], *, bank: FeedbackBank, max_new_tokens: int = 70
+) -> list[tuple[str, bool]]:
+    """What the model serving `feedback` writes by itself for each item, with the product's prompt, cleaned as
+    the product cleans it, and whether it passes the product's checks: `evaluate_grader --model-feedback`
+    (issue 23) measures base, untailored and tailored students on the same answers with it. No time bound
+    and no choice: every draft is written and returned."""
+    if not items:
+        return []
+    _, prompts = _pools_and_prompts(items, bank=bank, vectors=models.embed([item.answer or " " for item in items]))
+    generations = models.chat_batch(
+        task="feedback", conversations=prompts, template=PROMPT, max_new_tokens=max_new_tokens, stop=["\n\n"]
+    )
+    drafts = [_clean(generation.text) for generation in generations]
+    return [(draft, not _unusable(draft, item)) for draft, item in zip(drafts, items, strict=True)]
+
+
+def feedback_write(
+    items: list[FeedbackItem],
+    *,
+    bank: FeedbackBank,
+    use_model: bool = True,
+    max_new_tokens: int = 70,
+    draft_seconds: float = DRAFT_SECONDS,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Feedback text and its provenance for each item; the model writes for all items in one batch, for at
+    most `draft_seconds` (the in-process engine writes them all)."""
+    if not items:
+        return []
+    vectors = models.embed([item.answer or " " for item in items])
+    pools, prompts = _pools_and_prompts(items, bank=bank, vectors=vectors)
     generations: list[Any] = [None] * len(items)
     model_note = ""
     if use_model:

@@ -21,6 +21,14 @@ class Command(BaseCommand):
         parser.add_argument("--no-feedback", action="store_true", help="Labels and scores only")
         parser.add_argument("--retrieval-feedback", action="store_true", help="Feedback by retrieval, no generation")
         parser.add_argument(
+            "--model-feedback",
+            action="store_true",
+            help=(
+                "Also measure the feedback the active feedback model writes by itself for every answer "
+                "(no retrieved text chosen), beside the product's figures"
+            ),
+        )
+        parser.add_argument(
             "--teacher-graded",
             type=int,
             metavar="K",
@@ -35,6 +43,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         k = options["teacher_graded"]
+        if options["model_feedback"] and options["no_feedback"]:
+            raise CommandError("--model-feedback measures feedback: leave out --no-feedback.")
         if k is not None and k < 0:
             raise CommandError("--teacher-graded must be 0 or more.")
         try:
@@ -49,6 +59,7 @@ class Command(BaseCommand):
                 examples,
                 include_feedback=not options["no_feedback"],
                 use_model_for_feedback=not options["retrieval_feedback"],
+                model_feedback=options["model_feedback"],
             )
         except (ApplicationError, ModelError) as error:
             raise CommandError(error.message) from error
