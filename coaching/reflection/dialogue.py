@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from django.conf import settings
 from pydantic import BaseModel, Field, StringConstraints
@@ -228,6 +228,33 @@ def _angle(spec: QuestionSpec, index: int) -> str:
     )
 
 
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def _chat_json(
+    *, messages: list[dict[str, str]], schema: type[SchemaT], template: models.PromptTemplate, max_new_tokens: int
+) -> tuple[SchemaT | None, dict[str, Any]]:
+    """One structured call of the dialogue's model: (parsed reply, provenance). A model that writes no valid
+    JSON gives (None, the provenance with its error); a server that is down raises."""
+    try:
+        parsed, generation = models.chat_json(
+            task=TASK,
+            messages=messages,
+            schema=schema,
+            template=template,
+            max_new_tokens=max_new_tokens,
+            attempts=_json_attempts(),
+        )
+    except models.StructuredOutputError as error:
+        return None, {**models.provenance(models.version_for_task(TASK), template), "error": error.message}
+    record = {
+        **generation.provenance,
+        "completion_tokens": generation.completion_tokens,
+        "finish_reason": generation.finish_reason,
+    }
+    return parsed, record
+
+
 def student_teacher_messages(
     spec: QuestionSpec, history: Sequence[RoundOutcome], *, angle: int = 0
 ) -> list[dict[str, str]]:
@@ -256,23 +283,9 @@ def student_teacher_draft(
     empty draft with source `model_failed` (its error in the provenance); a server that is down raises."""
     template, _ = _templates()
     messages = student_teacher_messages(spec, history, angle=angle)
-    try:
-        draft, generation = models.chat_json(
-            task=TASK,
-            messages=messages,
-            schema=Draft,
-            template=template,
-            max_new_tokens=_draft_tokens(),
-            attempts=_json_attempts(),
-        )
-    except models.StructuredOutputError as error:
-        version = models.version_for_task(TASK)
-        return "", "", "model_failed", {**models.provenance(version, template), "error": error.message}
-    record = {
-        **generation.provenance,
-        "completion_tokens": generation.completion_tokens,
-        "finish_reason": generation.finish_reason,
-    }
+    draft, record = _chat_json(messages=messages, schema=Draft, template=template, max_new_tokens=_draft_tokens())
+    if draft is None:
+        return "", "", "model_failed", record
     return _clean_lines(draft.question), _clean_lines(draft.rationale), "model", {**record, "angle": angle}
 
 
@@ -329,21 +342,13 @@ def teacher_educator_reply(spec: QuestionSpec, *, draft: str, rationale: str) ->
         first_concept=spec.concepts[0],
         checks_summary=_checks_summary(spec, draft),
     )
-    try:
-        reply, generation = models.chat_json(
-            task=TASK,
-            messages=messages,
-            schema=EducatorReply,
-            template=template,
-            max_new_tokens=_reply_tokens(),
-            attempts=_json_attempts(),
-        )
-    except models.StructuredOutputError as error:
-        version = models.version_for_task(TASK)
-        record = {**models.provenance(version, template), "error": error.message}
+    reply, record = _chat_json(
+        messages=messages, schema=EducatorReply, template=template, max_new_tokens=_reply_tokens()
+    )
+    if reply is None:
         return code_coaching(spec, draft), "code", False, record
     raw = reply.reply.strip()
-    record = {**generation.provenance, "raw_reply": raw, "completion_tokens": generation.completion_tokens}
+    record = {**record, "raw_reply": raw}
     cleaned = _reply_cleaned(raw)
     if cleaned == STOP_SIGNAL:
         return STOP_SIGNAL, "educator", True, record
