@@ -20,7 +20,6 @@ from accounts.permissions import HasAnyRole, IsStudent, IsTeacherOrAdmin, user_r
 from accounts.selectors import course_student_list
 from core.api import StandardPagination, paginated_response
 from core.api_views import JobOutputSerializer
-from core.errors import ConflictError
 from grading.models import Assignment, Grade, Label, Question, Submission
 from grading.selectors import (
     assignment_get_for_user,
@@ -28,7 +27,6 @@ from grading.selectors import (
     grade_get_for_user,
     grade_list_released_for_student,
     grade_queue,
-    grader_problem,
     question_get_for_user,
     question_ids_released_for_student,
     submission_list_current_for_student,
@@ -40,9 +38,6 @@ from grading.services import (
     grades_release,
     submission_create,
 )
-
-ANSWERS_CLOSED = "Your teacher has released the grade of this answer, so answers to this question are closed."
-
 
 # --- Serializers ------------------------------------------------------------------------------------
 
@@ -258,9 +253,6 @@ class AssignmentGradeApi(APIView):
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         assignment = assignment_get_for_user(user=request.user, assignment_id=assignment_id)
-        problem = grader_problem()
-        if problem:
-            raise ConflictError(problem, code="grader_not_ready")
         job = assignment_grading_start(assignment=assignment, user=request.user)
         return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -379,8 +371,6 @@ class SubmissionCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         question = question_get_for_user(user=request.user, question_id=data["question"])
-        if question.pk in question_ids_released_for_student(student=request.user, assignment=question.assignment):
-            raise ConflictError(ANSWERS_CLOSED, code="answers_closed")
         submission = submission_create(question=question, student=request.user, answer_text=data["answer_text"])
         return Response(SubmissionOutputSerializer(submission).data, status=status.HTTP_201_CREATED)
 

@@ -11,7 +11,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.urls import reverse
 
 from accounts.permissions import queryset_visible
-from core.errors import NotFoundError
+from core.errors import ApplicationError, NotFoundError
 from core.models import Job
 from core.selectors import job_list_for_user
 from grading.grader import active_grader_dir
@@ -163,6 +163,60 @@ def grade_groups(*, grades: list[Grade], threshold: float = 0.88) -> dict[int, i
                 groups[pk] = next_group
             next_group += 1
     return groups
+
+
+@dataclass(frozen=True)
+class ReviewGroup:
+    """Similar answers to one question with one label, which a teacher accepts or relabels at once."""
+
+    number: int
+    question: Question
+    label: str
+    label_display: str
+    grade_ids: list[int]
+
+
+@dataclass(frozen=True)
+class ReviewGroups:
+    """A review page's groups: each grade's group number (grades alone in theirs have none), the groups in
+    the order of their first grade, and why answers are not grouped ("" when they are)."""
+
+    group_of: dict[int, int]
+    groups: list[ReviewGroup]
+    problem: str = ""
+
+
+def grade_review_groups(*, grades: list[Grade]) -> ReviewGroups:
+    """The groups of similar answers among these grades (a review page's). Without an embedding model the
+    answers are not grouped, and `problem` says so."""
+    try:
+        group_of = grade_groups(grades=grades)
+    except models.ModelError as error:
+        return ReviewGroups(group_of={}, groups=[], problem=f"Similar answers are not grouped: {error.message}")
+    groups: dict[int, ReviewGroup] = {}
+    for grade in grades:
+        number = group_of.get(grade.pk)
+        if number is None:
+            continue
+        if number not in groups:
+            groups[number] = ReviewGroup(
+                number=number,
+                question=grade.submission.question,
+                label=grade.label,
+                label_display=grade.get_label_display(),
+                grade_ids=[],
+            )
+        groups[number].grade_ids.append(grade.pk)
+    return ReviewGroups(group_of=group_of, groups=list(groups.values()))
+
+
+def grade_list_for_group(*, assignment: Assignment, grade_ids: list[int]) -> list[Grade]:
+    """The grades of a group a teacher acts on; refused when any of them is no longer in the assignment's queue
+    (another teacher's action, a new answer), so that nothing is done to a group the page no longer shows."""
+    grades = list(grade_queue(assignment=assignment).filter(pk__in=grade_ids))
+    if not grades or len(grades) != len(grade_ids):
+        raise ApplicationError("Some of these grades are not in this assignment any more; reload the page.")
+    return grades
 
 
 def assignment_chart_data(*, assignment: Assignment) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from grading.grader_adapter import (
 )
 from grading.models import Assignment, Grade, GradeChange, Label, Question, Submission
 from grading.rubric import RUBRIC_VERSION, rubric_items, rubric_points
-from grading.selectors import peer_examples, reviewed_feedback_rows, reviewed_grading_examples
+from grading.selectors import grader_problem, peer_examples, reviewed_feedback_rows, reviewed_grading_examples
 
 MAX_ANSWER_CHARS = 10_000
 
@@ -178,7 +178,8 @@ def submission_create(*, question: Question, student: Any, answer_text: str) -> 
         submission__question=question, submission__student=student, status=Grade.Status.RELEASED
     ).exists():
         raise ConflictError(
-            "Your teacher has released the grade of this answer, so answers to this question are closed."
+            "Your teacher has released the grade of this answer, so answers to this question are closed.",
+            code="answers_closed",
         )
     text = (answer_text or "").strip()
     if not text:
@@ -298,9 +299,13 @@ def _machine_changes_record(grades: list[Grade]) -> None:
 def assignment_grading_start(*, assignment: Assignment, user: Any, then_train_full_grader: bool = False) -> Job:
     """Start grading every ungraded current answer of an assignment as a background job.
 
+    Refused (409, code "grader_not_ready") while no grader can grade: the message says why, for teachers.
     `then_train_full_grader`: the first grader's job grades the waiting answers first and trains the full
     grader after them, so that the two do not share the CPU while the teacher waits for the grades."""
     _check_teaching(course=assignment.course, user=user)
+    problem = grader_problem()
+    if problem:
+        raise ConflictError(problem, code="grader_not_ready")
     params: dict[str, Any] = {"assignment_id": assignment.pk}
     if then_train_full_grader:
         params["then_train_full_grader"] = True
@@ -627,11 +632,13 @@ GRADER_QUICK_KEY = "grading.first_grader"
 GRADER_TRAINING_KEYS = (GRADER_QUICK_KEY, "grading.retrain")
 
 
-def grader_training_start(*, user: Any = None, fast: bool = False) -> Job:
-    """Train a grader in the background: the first from the shipped seed data, later ones with reviews."""
+def grader_training_start(*, user: Any = None, fast: bool = False, title: str = "Train the grader") -> Job:
+    """Train a grader in the background: the first from the shipped seed data, later ones with reviews.
+
+    One at a time: while one is queued or running, another is refused (ConflictError) with `title` named."""
     return job_create(
         kind="grading.retrain",
-        title="Train the grader",
+        title=title,
         task=signature(GRADER_TRAIN_TASK),
         created_by=user,
         params={"fast": fast},

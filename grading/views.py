@@ -20,8 +20,8 @@ from django.views.decorators.http import require_POST
 from accounts.models import Role
 from accounts.permissions import role_required, user_role
 from accounts.selectors import course_student_list
-from core.errors import ApplicationError, ConflictError, NotFoundError
-from core.http import HtmxHttpRequest, job_start_redirect
+from core.errors import ApplicationError, NotFoundError
+from core.http import HtmxHttpRequest
 from grading.exports import grades_csv_filename, grades_csv_write
 from grading.forms import (
     AnswerForm,
@@ -46,17 +46,16 @@ from grading.selectors import (
     attention_for_student,
     attention_for_teacher,
     grade_get_for_user,
-    grade_groups,
+    grade_list_for_group,
     grade_list_released_for_student,
-    grade_queue,
     grade_queue_teaching_order,
+    grade_review_groups,
     grader_is_quick_active,
     grader_problem,
     grader_sureness,
     grader_training_job_active,
     question_get_for_user,
     question_grade_count,
-    question_ids_released_for_student,
     submission_list_current_for_student,
 )
 from grading.services import (
@@ -66,6 +65,7 @@ from grading.services import (
     grade_override,
     grade_rubric_set,
     grader_first_start,
+    grader_training_start,
     grades_accept_many,
     grades_mark_seen,
     grades_relabel_many,
@@ -74,13 +74,10 @@ from grading.services import (
     question_update,
     submission_create,
 )
-from grading.tasks import grader_train_task
-from models_runtime import api as models
 
 ALL_ROLES = (Role.STUDENT, Role.TEACHER, Role.ADMIN)
 TEACHING_ROLES = (Role.TEACHER, Role.ADMIN)
 REVIEW_PAGE_SIZE = 50
-ANSWERS_CLOSED = "Your teacher has released the grade of this answer, so answers to this question are closed."
 
 
 # --- Helpers ---------------------------------------------------------------------------------------
@@ -187,8 +184,6 @@ def answer_submit(request: HtmxHttpRequest, question_id: int) -> HttpResponse:
     except NotFoundError as error:
         raise Http404(error.message) from error
     fallback = reverse("grading:index")
-    if question.pk in question_ids_released_for_student(student=request.user, assignment=question.assignment):
-        return _failure(request, ConflictError(ANSWERS_CLOSED), fallback=fallback)
     form = AnswerForm(request.POST, prefix=f"q{question.pk}")
     form.is_valid()
     try:
@@ -270,9 +265,6 @@ def grader_first(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
 def assignment_grade(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _assignment_or_404(request, assignment_id)
     fallback = reverse("grading:assignment_detail", args=[assignment.pk])
-    problem = grader_problem()
-    if problem:
-        return _failure(request, ConflictError(problem, code="grader_not_ready"), fallback=fallback)
     try:
         job = assignment_grading_start(assignment=assignment, user=request.user)
     except ApplicationError as error:
@@ -325,14 +317,12 @@ def attention(request: HttpRequest) -> HttpResponse:
 @role_required(Role.ADMIN)
 @require_POST
 def grader_retrain(request: HttpRequest) -> HttpResponse:
-    return job_start_redirect(
-        request,
-        failure_url=_next_url(request, reverse("grading:index")),
-        kind="grading.retrain",
-        title="Retrain the grader",
-        task=grader_train_task,
-        unique_key="grading.retrain",
-    )
+    try:
+        job = grader_training_start(user=request.user, title="Retrain the grader")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect(_next_url(request, reverse("grading:index")))
+    return redirect("core:job_detail", job_id=job.pk)
 
 
 @role_required(*TEACHING_ROLES)
@@ -426,13 +416,6 @@ def question_edit(request: HttpRequest, question_id: int) -> HttpResponse:
 # --- The review queue -------------------------------------------------------------------------------
 
 
-def _groups_of(grades: list[Grade]) -> tuple[dict[int, int], str]:
-    try:
-        return grade_groups(grades=grades), ""
-    except models.ModelError as error:
-        return {}, f"Similar answers are not grouped: {error.message}"
-
-
 def _review_context(assignment: Assignment, data: Any) -> dict[str, Any]:
     questions = list(assignment.questions.all())
     form = ReviewFilterForm(data, questions=questions, students=list(course_student_list(course=assignment.course)))
@@ -440,23 +423,7 @@ def _review_context(assignment: Assignment, data: Any) -> dict[str, Any]:
         data.get("page")
     )
     grades = list(page.object_list)
-    groups, groups_problem = _groups_of(grades)
-    summaries: dict[int, dict[str, Any]] = {}
-    for grade in grades:
-        number = groups.get(grade.pk)
-        if number is None:
-            continue
-        summary = summaries.setdefault(
-            number,
-            {
-                "number": number,
-                "question": grade.submission.question,
-                "label": grade.label,
-                "label_display": grade.get_label_display(),
-                "grade_ids": [],
-            },
-        )
-        summary["grade_ids"].append(grade.pk)
+    groups = grade_review_groups(grades=grades)
     query = data.copy()
     query.pop("page", None)
     return {
@@ -464,9 +431,9 @@ def _review_context(assignment: Assignment, data: Any) -> dict[str, Any]:
         "filter_form": form,
         "page": page,
         "query": query.urlencode(),
-        "cards": [{"grade": grade, "group": groups.get(grade.pk)} for grade in grades],
-        "groups": list(summaries.values()),
-        "groups_problem": groups_problem,
+        "cards": [{"grade": grade, "group": groups.group_of.get(grade.pk)} for grade in grades],
+        "groups": groups.groups,
+        "groups_problem": groups.problem,
         "labels": Label.choices,
         "sureness": grader_sureness(assignment=assignment),
     }
@@ -571,13 +538,6 @@ def grade_feedback_view(request: HtmxHttpRequest, grade_id: int) -> HttpResponse
     return _card(request, grade)
 
 
-def _group_grades(assignment: Assignment, grade_ids: list[int]) -> list[Grade]:
-    grades = list(grade_queue(assignment=assignment).filter(pk__in=grade_ids))
-    if not grades or len(grades) != len(grade_ids):
-        raise ApplicationError("Some of these grades are not in this assignment any more; reload the page.")
-    return grades
-
-
 def _group_action(request: HtmxHttpRequest, assignment_id: int, *, relabel: bool) -> HttpResponse:
     assignment = _assignment_or_404(request, assignment_id)
     fallback = reverse("grading:review", args=[assignment.pk])
@@ -585,7 +545,7 @@ def _group_action(request: HtmxHttpRequest, assignment_id: int, *, relabel: bool
     if not form.is_valid():
         return _failure(request, _form_error(form), fallback=fallback)
     try:
-        grades = _group_grades(assignment, form.cleaned_data["grade"])
+        grades = grade_list_for_group(assignment=assignment, grade_ids=form.cleaned_data["grade"])
         if relabel:
             count = grades_relabel_many(grades=grades, user=request.user, label=form.cleaned_data["label"])
         else:
