@@ -184,9 +184,7 @@ def check(text: str, row: dict[str, Any]) -> str:
     item = _item(row)
     if product_feedback.is_degenerate(text):
         return "degenerate"
-    if product_feedback.contradicts_label(text, item.label) or product_feedback.feedback_contradiction(
-        text, item.label
-    ):
+    if product_feedback.feedback_contradiction(text, item.label):
         return "contradicts the verdict"
     if product_feedback.is_about_another_answer(text, item):
         return "quotes another answer"

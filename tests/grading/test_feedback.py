@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rouge_score import rouge_scorer
 
-from grading.feedback import FALLBACK, FeedbackBank, FeedbackItem, feedback_write, rouge_l
+from grading.feedback import FALLBACK, FeedbackBank, FeedbackItem, feedback_contradiction, feedback_write, rouge_l
 
 QUESTION = "Why does TCP use a three-way handshake?"
 REFERENCE = "Both sides agree on initial sequence numbers and old duplicate connection requests are rejected."
@@ -84,3 +84,39 @@ def test_feedback_that_would_reveal_a_hidden_reference_is_never_chosen() -> None
     shown_item = item("Sequence numbers are agreed.", hidden=False)
     [(shown, _)] = feedback_write([shown_item], bank=bank(rows), use_model=False)
     assert shown == revealing
+
+
+def test_a_partly_correct_verdict_said_after_what_is_missing_is_a_candidate() -> None:
+    # SAF's teachers often end so; a check that only counted words ("correct" without "partially") refused
+    # 82 of the 1,476 seed texts for partially correct answers (issue 17: one contradiction check).
+    said = "The response does not mention the benefit. Apart from that, the response is correct."
+    rows = [("q1", "It agrees on sequence numbers.", "partially_correct", said)]
+
+    [(text, provenance)] = feedback_write([item("It agrees on sequence numbers.")], bank=bank(rows), use_model=False)
+
+    assert text == said
+    assert provenance["feedback_source"] == "retrieved"
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "stated"),
+    [
+        ("That's right, well done!", "incorrect", "correct"),
+        ("You got it wrong this time.", "correct", "incorrect"),
+        ("You're right about the numbers.", "incorrect", "correct"),
+        ("It's not quite right: the duplicates are missing.", "partially_correct", ""),
+    ],
+)
+def test_praise_and_blame_are_verdicts_the_one_check_reads(text: str, label: str, stated: str) -> None:
+    assert feedback_contradiction(text, label) == stated
+
+
+def test_a_teachers_text_that_states_another_verdict_is_never_chosen() -> None:
+    rows = [
+        ("q1", "It agrees on sequence numbers.", "partially_correct", "That's right, well done!"),
+        ("q1", "Numbers are agreed.", "partially_correct", "Add why old duplicates are rejected."),
+    ]
+
+    [(text, _)] = feedback_write([item("It agrees on sequence numbers.")], bank=bank(rows), use_model=False)
+
+    assert text == "Add why old duplicates are rejected."
