@@ -120,3 +120,51 @@ def test_a_teachers_text_that_states_another_verdict_is_never_chosen() -> None:
     [(text, _)] = feedback_write([item("It agrees on sequence numbers.")], bank=bank(rows), use_model=False)
 
     assert text == "Add why old duplicates are rejected."
+
+
+@pytest.mark.django_db
+def test_a_draft_the_model_server_has_not_written_in_time_is_stopped_and_the_teachers_feedback_chosen() -> None:
+    # The first grades of a busy machine: the server took the request and is still reading the prompt.
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from models_runtime.models import ModelVersion
+    from models_runtime.registry import version_activate, version_register
+
+    received: list[bytes] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers.get("content-length") or 0)))
+            time.sleep(3)  # longer than the bound below; the client has gone by then
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        version = version_register(
+            name="slow-server",
+            base_model="SmolLM2-135M-Instruct",
+            kind=ModelVersion.Kind.GENERATOR,
+            backend=ModelVersion.Backend.OPENAI,
+            location=f"http://127.0.0.1:{server.server_address[1]}/v1",
+            tasks=["feedback"],
+        )
+        version_activate(version=version, task="feedback", reason="a server too busy to answer in time")
+        rows = [("q1", "It agrees on sequence numbers.", "partially_correct", "Add why old duplicates are rejected.")]
+
+        [(text, provenance)] = feedback_write(
+            [item("It agrees on sequence numbers.")], bank=bank(rows), draft_seconds=0.5
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert text == "Add why old duplicates are rejected."
+    assert provenance["feedback_source"] == "retrieved"
+    assert "within 0.5 s" in provenance["feedback_model_unavailable"]
+    assert len(received) == 1  # not sent again
