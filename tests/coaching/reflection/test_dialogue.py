@@ -187,7 +187,7 @@ def test_the_real_local_model_writes_a_round_with_provenance(settings) -> None:
     settings.REFLECTION_DRAFT_MAX_NEW_TOKENS = 32
     settings.REFLECTION_REPLY_MAX_NEW_TOKENS = 8
     settings.REFLECTION_JSON_ATTEMPTS = 1
-    settings.REFLECTION_DRAFT_SAMPLES = 2
+    settings.REFLECTION_DRAFT_SAMPLES = 1  # best of n (asking again another way): the scripted test below
 
     outcome = dialogue_generate(spec(max_rounds=1))
 
@@ -195,7 +195,7 @@ def test_the_real_local_model_writes_a_round_with_provenance(settings) -> None:
     assert outcome.provenance["model_version"] == "smollm2-135m-instruct"
     assert only.provenance["student_teacher"]["model_version"] == "smollm2-135m-instruct"
     assert only.provenance["student_teacher"]["prompt_template"] == "reflection_student_teacher@v3"
-    assert 1 <= only.provenance["student_teacher"]["best_of"]["asked"] <= 2
+    assert only.provenance["student_teacher"]["best_of"]["asked"] == 1
     assert only.draft_source in {"model", "model_failed"}
     assert outcome.final_passes_checks
     assert outcome.final_source in {"model", "repair"}
