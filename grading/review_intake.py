@@ -13,7 +13,7 @@ from accounts.permissions import course_is_taught_by
 from core.errors import NotFoundError, PermissionDeniedError
 from core.review_queue import ReviewHandoff, ReviewRequest
 from grading.models import Assignment, Question, Submission
-from grading.services import submission_create
+from grading.services import question_create, submission_create
 
 
 @transaction.atomic
@@ -32,12 +32,12 @@ def review_request_receive(request: ReviewRequest) -> ReviewHandoff:
     question = Question.objects.filter(assignment=assignment, source=request.source[:200]).first()
     if question is None:
         # No reference answer: the teacher reviews the answers; nothing grades them by machine.
-        question = Question.objects.create(
+        question = question_create(
             assignment=assignment,
             text=request.question_text,
             reference_answers=[],
             source=request.source[:200],
-            position=assignment.questions.count() + 1,
+            requires_reference=False,
         )
     students = get_user_model().objects.in_bulk([answer.student_id for answer in request.answers])
     current = dict(

@@ -31,9 +31,9 @@ from grading.selectors import grader_problem, peer_examples, reviewed_feedback_r
 MAX_ANSWER_CHARS = 10_000
 
 
-def _clean_and_save(instance: Any) -> None:
+def _clean_and_save(instance: Any, *, exclude: list[str] | None = None) -> None:
     try:
-        instance.full_clean()
+        instance.full_clean(exclude=exclude)
     except ValidationError as error:
         raise ApplicationError("; ".join(error.messages), extra={"fields": error.message_dict}) from error
     instance.save()
@@ -62,7 +62,12 @@ def _points_or_none(value: Any) -> Decimal | None:
 
 
 def _question_fields_clean(
-    *, text: str, reference_answers: list[str], max_points: Any, rubric: list[dict[str, Any]] | None
+    *,
+    text: str,
+    reference_answers: list[str],
+    max_points: Any,
+    rubric: list[dict[str, Any]] | None,
+    requires_reference: bool = True,
 ) -> tuple[str, list[str], Decimal, list[dict[str, Any]]]:
     """The question's fields as stored, or an ApplicationError naming every field that is wrong.
 
@@ -76,7 +81,7 @@ def _question_fields_clean(
     elif len(clean_text) > MAX_QUESTION_CHARS:
         errors["text"] = [f"The question is {len(clean_text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}."]
     answers = [answer.strip() for answer in reference_answers if answer and answer.strip()]
-    if not answers:
+    if not answers and requires_reference:
         errors["reference_answers"] = ["A question needs at least one reference answer."]
     points = _points_or_none(max_points)
     if points is None:
@@ -123,9 +128,19 @@ def question_create(
     rubric: list[dict[str, Any]] | None = None,
     position: int | None = None,
     source: str = "",
+    requires_reference: bool = True,
 ) -> Question:
+    """Add a question to an assignment, at the end unless `position` is given; an ApplicationError names each
+    field that is wrong and nothing is saved.
+
+    `requires_reference=False` is for answers handed over for the teacher's review only (grading.review_intake):
+    such a question may have no reference answer, and the grader does not grade its answers."""
     text, answers, points, items = _question_fields_clean(
-        text=text, reference_answers=reference_answers, max_points=max_points, rubric=rubric
+        text=text,
+        reference_answers=reference_answers,
+        max_points=max_points,
+        rubric=rubric,
+        requires_reference=requires_reference,
     )
     if position is None:
         position = (assignment.questions.order_by("-position").values_list("position", flat=True).first() or 0) + 1
@@ -138,7 +153,8 @@ def question_create(
         position=position,
         source=source,
     )
-    _clean_and_save(question)
+    # The model asks for reference answers (a form's blank check); the rules above decide when none is fine.
+    _clean_and_save(question, exclude=None if answers else ["reference_answers"])
     return question
 
 

@@ -10,7 +10,7 @@ from core.models import Job
 from grading import selectors
 from grading.models import Grade, Submission
 from grading.selectors import GRADER_MISSING, ReviewGroup, grade_list_for_group, grade_review_groups
-from grading.services import assignment_grading_start, grader_training_start, submission_create
+from grading.services import assignment_grading_start, grader_training_start, question_create, submission_create
 from models_runtime import api as models
 from tests.accounts.factories import EnrollmentFactory, StudentFactory
 from tests.conftest import School
@@ -111,3 +111,17 @@ def test_a_group_with_a_grade_of_another_assignment_is_refused(school: School) -
     assert grade_list_for_group(assignment=assignment, grade_ids=[own.pk]) == [own]
     with pytest.raises(ApplicationError, match="Some of these grades are not in this assignment any more"):
         grade_list_for_group(assignment=assignment, grade_ids=[own.pk, stranger.pk])
+
+
+def test_a_question_handed_over_for_review_needs_no_reference_answer(school: School) -> None:
+    assignment = make_assignment(school.course, questions=1)
+    with pytest.raises(ApplicationError) as refused:
+        question_create(assignment=assignment, text="Why does a leaf need light?", reference_answers=[])
+    assert refused.value.code == "reference_missing"
+
+    question = question_create(
+        assignment=assignment, text="  Why does a leaf need light?  ", reference_answers=[], requires_reference=False
+    )
+
+    assert (question.text, question.reference_answers, question.position) == ("Why does a leaf need light?", [], 2)
+    assert assignment.questions.count() == 2
