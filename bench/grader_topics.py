@@ -4,12 +4,13 @@ SAF's English questions come from six lectures of a networking course (the file 
 LM, MM, PE, TC; three questions each). Each fold keeps one whole lecture aside, trains on the other five
 and grades the held-out lecture's answers, as SAF's authors built their "unseen questions" test set.
 
-    .venv/bin/python bench/grader_topics.py [--ablate] [--curve] [--cache DIR]
+    .venv/bin/python bench/grader_topics.py [--curve] [--known] [--topics DLL,IPP] [--cache FILE]
 
 Prints JSON: per method, accuracy and macro-F1 per fold and their mean (over folds and over all answers);
-`--ablate` drops one feature group at a time from the unseen-question feature model (question-grouped:
-every fold's test questions are ones the model never saw); `--curve` gives K = 0, 5, 10, 20 teacher-graded
-answers per held-out question (chosen as the review queue chooses them), figures on the rest.
+`--curve` gives K = 0, 5, 10, 20 teacher-graded
+answers per held-out question (chosen as the review queue chooses them), figures on the rest, and beside
+them the K = 0 grades of the same rest (`grader_k{K}_rest_without_them`: the rest are easier than all answers,
+since the queue takes the least confident first).
 """
 
 from __future__ import annotations
@@ -126,7 +127,6 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SEED_DATA)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "grader_topics_embeddings.pkl")
     parser.add_argument("--curve", action="store_true")
-    parser.add_argument("--ablate", action="store_true")
     parser.add_argument("--no-grader", action="store_true", help="baseline and ablations only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -190,6 +190,9 @@ def main() -> None:
                 guess_k = grader.predict([test[i] for i in rest], graded=[test[i] for i in graded])
                 guess = np.array([LABELS.index(p.label) for p in guess_k])
                 record(f"grader_k{k}", topic, y[rest], guess)
+                if k:  # the same rest graded without the teacher's answers: what the K answers themselves add
+                    alone = np.array([LABELS.index(predictions[i].label) for i in rest])
+                    record(f"grader_k{k}_rest_without_them", topic, y[rest], alone)
         print(f"[{topic}] {len(held)} answers, {time.monotonic() - started:.0f}s", file=sys.stderr)
 
     out = {}

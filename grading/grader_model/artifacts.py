@@ -17,6 +17,7 @@ from grading.grader_model import cross_encoder
 from grading.grader_model.calibration import _Linear
 from grading.grader_model.config import LABELS, GraderConfig
 from grading.grader_model.features import BASE_FEATURES
+from grading.grader_model.few import _FewCombiner
 from grading.grader_model.neighbours import CHAR_FEATURES, KNN_FEATURES, RIDGE_FEATURES, _Bank, _views
 from grading.grader_model.prediction import Grader, _Parts
 
@@ -109,6 +110,13 @@ def grader_unload(path: Path) -> None:
             del _cache[stale]
 
 
+def _few_load(data: dict | None) -> _FewCombiner | _Linear | None:
+    """The few-answer model: method 3's conditional logit, method 2's logistic regression, or none (before)."""
+    if not data:
+        return None
+    return _FewCombiner.from_json(data) if data.get("kind") == "conditional_logit" else _Linear.from_json(data)
+
+
 def _load(path: Path) -> Grader:
     meta = json.loads((path / META_FILE).read_text())
     if meta.get("format_version") != FORMAT_VERSION:
@@ -135,7 +143,7 @@ def _load(path: Path) -> Grader:
         ridge=bool(meta.get("known_ridge", False)),  # graders saved before the ridge features: none
         # graders saved before 2026-12-02 read the features alone on unseen questions
         peer_norm=np.asarray(meta["unknown_peer_norm"]) if meta.get("unknown_peer_norm") else None,
-        few=_Linear.from_json(meta["few"]) if meta.get("few") else None,  # graders saved before: none
+        few=_few_load(meta.get("few")),
     )
     encoder = tokenizer = None
     if meta["has_encoder"]:

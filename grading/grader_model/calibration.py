@@ -96,6 +96,21 @@ def _folds(n: int, groups: np.ndarray | None, k: int, seed: int) -> list[np.ndar
     return [np.sort(order[f::k]) for f in range(k)] if k >= 2 else []
 
 
+def _oof_log_proba(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray | None, c: float, config: GraderConfig, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold logits of `_fit_linear` models (rows, labels) and which rows a fold held out."""
+    logits = np.zeros((len(y), 3))
+    covered = np.zeros(len(y), dtype=bool)
+    for held in _folds(len(y), groups, config.calibration_folds, seed):
+        rest = np.setdiff1d(np.arange(len(y)), held)
+        if len(np.unique(y[rest])) < 2 or len(held) == 0:
+            continue
+        logits[held] = _fit_linear(x[rest], y[rest], c, seed).log_proba(x[held])
+        covered[held] = True
+    return logits, covered
+
+
 def _oof_temperature(
     x: np.ndarray, y: np.ndarray, groups: np.ndarray | None, c: float, config: GraderConfig, seed: int
 ) -> float:

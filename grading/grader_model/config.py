@@ -12,7 +12,9 @@ LABELS = ("correct", "partially_correct", "incorrect")
 # The grading method's version, recorded in each grade's provenance beside the trained version's name.
 # 2 (issue 19): a teacher's reviewed answers are their question's neighbours at once; wider instruction
 # stripping; rubric items judged per answer.
-GRADER_METHOD_VERSION = 2
+# 3: a new question's first teacher-graded answers correct the unseen-question model's verdict (a
+# conditional logit over its log-probabilities and the graded answers' evidence) instead of replacing it.
+GRADER_METHOD_VERSION = 3
 # Long enough for any real short answer (the cross-encoder sees at most 256 tokens, ~1,200
 # characters), short enough that a 50,000-character paste costs nothing to tokenise.
 MAX_TEXT_CHARS = 4000
@@ -68,10 +70,13 @@ class GraderConfig:
     # A question with fewer than `few_max_pool` graded answers (a teacher's first grades of a new question)
     # is graded by a model of its own, trained on small pools drawn from the training questions (sizes
     # `few_pool_sizes`, `few_draws` draws each): it learns how far a handful of graded answers can be trusted.
+    # Since method 3 that model is a conditional logit over the unseen-question model's verdict and the
+    # pool's evidence (`grader_model.few`); its L2 penalty is the one of `few_penalties` with the least
+    # question-grouped cross-validated log loss.
     few_max_pool: int = 30
     few_pool_sizes: tuple[int, ...] = (5, 10, 20)
     few_draws: int = 2
-    feature_c_few: float = 0.1
+    few_penalties: tuple[float, ...] = (0.001, 0.01, 0.1)
     feature_c_known: float = 0.3
     # Log-linear ensemble: z = w_feature * log p_feature + w_encoder * encoder_logits. Chosen by
     # grouped cross-validation on SAF English (bench/grader_experiments.py, docs/decisions/0003): on

@@ -17,6 +17,7 @@ from grading.grader_model import cross_encoder, features
 from grading.grader_model.calibration import _Linear, _logsumexp
 from grading.grader_model.config import EMPTY_CONFIDENCE, LABELS, GraderConfig, GraderPrediction, GradingExample
 from grading.grader_model.features import _Batch, _featurise, _peer_z
+from grading.grader_model.few import _FewCombiner, few_evidence
 from grading.grader_model.instructions import _prepare_answer
 from grading.grader_model.neighbours import _Bank, _char_vectors, _neighbour_features, _ridge_weights
 from grading.grader_model.text import QUESTION_KEY_SCHEME, _is_blank, _question_key, _question_text
@@ -40,7 +41,8 @@ class _Parts:
     peer_norm: np.ndarray | None = None
     # The model for questions with a few graded answers (fewer than `few_max_pool`); None for graders saved
     # before 2026-12-02, which use the known-question model from `min_known_answers` on.
-    few: _Linear | None = None
+    # Method 3's is a `_FewCombiner`; method 2's (graders saved before 2026-12-02 07:00) a `_Linear`.
+    few: _FewCombiner | _Linear | None = None
 
     @property
     def uses_ridge(self) -> bool:
@@ -239,8 +241,11 @@ class Grader:
                 votes = _neighbour_features(
                     batch.answer_vectors[rows], row_chars, pool, bank, config, ridge=bank.chars is not None
                 )
-                pool_size = np.full((len(rows), 1), math.log(len(pool)))
-                feature_log_p[rows] = few.log_proba(np.hstack([x_unknown[rows], votes, pool_size]))
+                if isinstance(few, _FewCombiner):
+                    feature_log_p[rows] = few.log_proba(few_evidence(feature_log_p[rows], votes, len(pool)))
+                else:
+                    pool_size = np.full((len(rows), 1), math.log(len(pool)))
+                    feature_log_p[rows] = few.log_proba(np.hstack([x_unknown[rows], votes, pool_size]))
                 known[rows] = True
         if self.parts.known is not None:
             by_key: dict[str, list[int]] = {}

@@ -15,9 +15,16 @@ if TYPE_CHECKING:
 
 from grading.grader_model import cross_encoder
 from grading.grader_model.artifacts import _save
-from grading.grader_model.calibration import _fit_linear, _Linear, _oof_temperature
+from grading.grader_model.calibration import (
+    _fit_linear,
+    _fit_temperature,
+    _logsumexp,
+    _oof_log_proba,
+    _oof_temperature,
+)
 from grading.grader_model.config import LABELS, GraderConfig, GradingExample
-from grading.grader_model.features import _Batch, _featurise, _peer_prior, _peer_z
+from grading.grader_model.features import _featurise, _peer_prior, _peer_z
+from grading.grader_model.few import few_train
 from grading.grader_model.instructions import _prepare_answer
 from grading.grader_model.neighbours import (
     KNN_FEATURES,
@@ -93,7 +100,12 @@ def grader_train(
         x_unknown = np.hstack([batch.base, _peer_z(batch.base, batch.keys, peer_norm, config.peer_prior)])
     unknown = _fit_linear(x_unknown, y, config.feature_c_unknown, seed)
     question_groups = keys if len(groups) >= 3 else None
-    unknown.temperature = _oof_temperature(x_unknown, y, question_groups, config.feature_c_unknown, config, seed)
+    oof, covered = _oof_log_proba(x_unknown, y, question_groups, config.feature_c_unknown, config, seed)
+    unknown.temperature = _fit_temperature(oof[covered], y[covered]) if covered.any() else 1.0
+    # The unseen-question model's verdict on each training answer as on a new question (out of fold).
+    prior = unknown.log_proba(x_unknown)
+    scaled = oof / unknown.temperature
+    prior[covered] = (scaled - _logsumexp(scaled))[covered]
 
     # Known-question model: neighbour votes computed leave-one-out, as they will be for new answers.
     known = None
@@ -115,7 +127,7 @@ def grader_train(
         x_known = np.hstack([batch.base, knn])[rows_known]
         known = _fit_linear(x_known, y[rows_known], config.feature_c_known, seed)
         known.temperature = _oof_temperature(x_known, y[rows_known], None, config.feature_c_known, config, seed)
-    few = _few_train(batch, x_unknown, y, bank, groups, config, seed) if config.few_pool_sizes else None
+    few = few_train(prior, y, bank, groups, config, seed) if config.few_pool_sizes else None
 
     partial = s[y == 1]
     partial_score = float(partial.mean()) if len(partial) else 0.5
@@ -153,39 +165,3 @@ def grader_train(
     _save(output_dir, parts, encoder, tokenizer)
     tick()
     return info
-
-
-def _few_train(
-    batch: _Batch,
-    x_unknown: np.ndarray,
-    y: np.ndarray,
-    bank: _Bank,
-    groups: dict[str, np.ndarray],
-    config: GraderConfig,
-    seed: int,
-) -> _Linear | None:
-    """The model for questions with a few graded answers: for each training question, pools of a few of its
-    answers drawn at random, the rest featurised against them (votes, ridge), with the pool's size."""
-    rng = np.random.RandomState(seed)
-    ridge = bank.chars is not None
-    rows_x, rows_y = [], []
-    for group in groups.values():
-        for size in config.few_pool_sizes:
-            if len(group) < size + 5:
-                continue
-            for _ in range(config.few_draws):
-                order = rng.permutation(len(group))
-                pool, rest = group[order[:size]], group[order[size:]]
-                votes = _neighbour_features(
-                    bank.vectors[rest], bank.chars[rest] if ridge else None, pool, bank, config, ridge=ridge
-                )
-                rows_x.append(np.hstack([x_unknown[rest], votes, np.full((len(rest), 1), math.log(size))]))
-                rows_y.append(y[rest])
-    if not rows_x:
-        return None
-    x, labels = np.vstack(rows_x), np.concatenate(rows_y)
-    if len(np.unique(labels)) < 2:
-        return None
-    model = _fit_linear(x, labels, config.feature_c_few, seed)
-    model.temperature = _oof_temperature(x, labels, None, config.feature_c_few, config, seed)
-    return model

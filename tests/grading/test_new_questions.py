@@ -141,7 +141,7 @@ def test_regrading_uses_the_teachers_reviewed_answers_and_keeps_their_changes(sc
     grades_regrade(grades=regradable, include_feedback=False)
     for grade in Grade.objects.filter(pk__in=[g.pk for g in grades[5:]]):
         assert grade.provenance["teacher_graded_neighbours"] == 5
-        assert grade.provenance["grader_method_version"] == 2
+        assert grade.provenance["grader_method_version"] == 3
         assert grade.status == Grade.Status.AWAITING_REVIEW
     for grade in Grade.objects.filter(pk__in=[g.pk for g in reviewed]):
         assert grade.status in Grade.REVIEWED_STATUSES  # the teacher's grades are left alone
