@@ -4,9 +4,10 @@ Trained on the NCTE uptake exchanges (Demszky et al., ACL 2021, MIT): student ut
 pairs from elementary math classrooms, each rated by three people. The model is a ridge regression on
 features of the pair:
 
-* all-MiniLM-L6-v2 embeddings (through models_runtime) of the student turn, the teacher turn and the teacher's
-  first sentence, their element-wise products and absolute differences (what the reply shares with the
-  student's turn, dimension by dimension), their cosines;
+* the pair read together by all-MiniLM-L6-v2 (its files through models_runtime): the student turn and the
+  teacher's reply go in as one two-segment input, so the reply's tokens attend to the student's; the vector is
+  the mean of the reply's token states after the encoder's second layer (frozen, nothing fine-tuned);
+* the cosines of the student turn's sentence embedding with the reply's and with the reply's first sentence's;
 * word overlap: the share of the student's content words, bigrams and longest verbatim run the reply repeats,
   and how early in the reply the repetition comes;
 * the reply's form: question marks, a question that asks for reasoning, bare evaluations ("Okay.", "Good."),
@@ -48,9 +49,13 @@ __all__ = [
 ]
 
 UPTAKE_MODEL_DIR = Path(__file__).resolve().parent / "uptake_model"
-FEATURE_VERSION = 1
-EMBEDDING_COLUMNS = 5 * 384
-HAND_WEIGHT = 0.3
+# 2: the pair's second-layer reply vector replaced the separate sentence embeddings (version 1).
+FEATURE_VERSION = 2
+EMBEDDING_COLUMNS = 384
+PAIR_LAYERS = 2
+PAIR_MAX_TOKENS = 128
+PAIR_BATCH = 32
+HAND_WEIGHT = 0.5
 _STOPWORDS_TEXT = (
     "a an the and or but so to of in on at is are was were be been it its it's this that these those "
     "i you we he she they me my your our us um uh yeah okay ok oh like just do does did what how why "
@@ -128,8 +133,53 @@ def pair_features(student: str, teacher: str) -> list[float]:
     ]
 
 
+@lru_cache(maxsize=1)
+def _pair_encoder() -> tuple[Any, Any]:
+    """The first PAIR_LAYERS layers of all-MiniLM-L6-v2 and its tokenizer, from the bundled files (no download)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    with _lock:
+        path = models.embedding_model_path()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            encoder = AutoModel.from_pretrained(str(path), local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise ApplicationError(f"The uptake encoder could not be loaded from {path}: {error}.") from error
+        encoder.encoder.layer = encoder.encoder.layer[:PAIR_LAYERS]
+        return tokenizer, encoder.eval()
+
+
+def pair_vectors(students: Sequence[str], teachers: Sequence[str]) -> np.ndarray:
+    """Each pair read as one input (student turn, teacher reply): the unit-length mean of the reply's token
+    states after the encoder's second layer. Shape (len(pairs), 384)."""
+    import torch
+
+    tokenizer, encoder = _pair_encoder()
+    vectors = np.zeros((len(students), EMBEDDING_COLUMNS), dtype=np.float32)
+    # Batches of similar lengths pad little; padding does not change a pair's vector (the attention mask).
+    order = sorted(range(len(students)), key=lambda i: len(students[i]) + len(teachers[i]))
+    with torch.inference_mode():
+        for start in range(0, len(order), PAIR_BATCH):
+            batch = order[start : start + PAIR_BATCH]
+            encoded = tokenizer(
+                [students[i] for i in batch],
+                [teachers[i] for i in batch],
+                truncation="longest_first",
+                max_length=PAIR_MAX_TOKENS,
+                padding=True,
+                return_tensors="pt",
+            )
+            states = encoder(**encoded).last_hidden_state
+            reply = (encoded["attention_mask"] * encoded["token_type_ids"]).unsqueeze(-1).float()
+            mean = (states * reply).sum(1) / reply.sum(1).clamp(min=1.0)
+            vectors[batch] = mean.numpy()
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-9)
+
+
 def features(students: Sequence[str], teachers: Sequence[str]) -> np.ndarray:
-    """The feature matrix of pairs: embeddings (one batch through models_runtime) and hand-made features."""
+    """The feature matrix of pairs: the pair's reply vector, the cosines of the turns' sentence embeddings (one
+    batch through models_runtime) and the hand-made features."""
     if not students:
         return np.zeros((0, 0), dtype=np.float32)
     firsts = [first_sentence(t) for t in teachers]
@@ -138,7 +188,7 @@ def features(students: Sequence[str], teachers: Sequence[str]) -> np.ndarray:
     s, t, f = vectors[:count], vectors[count : 2 * count], vectors[2 * count :]
     cosines = np.stack([(s * t).sum(1), (s * f).sum(1)], axis=1)
     hand = np.array([pair_features(a, b) for a, b in zip(students, teachers, strict=True)], dtype=np.float32)
-    return np.hstack([s, t, s * t, np.abs(s - t), s * f, cosines, hand]).astype(np.float32)
+    return np.hstack([pair_vectors(students, teachers), cosines, hand]).astype(np.float32)
 
 
 @dataclass
@@ -277,9 +327,9 @@ def fit(
 ) -> UptakeModel:
     from sklearn.linear_model import Ridge
 
-    # Embedding columns stay as they are (unit vectors: comparable scales already); the hand-made columns are
-    # standardised and down-weighted so that 21 of them do not drown 1,920 embedding products (grouped
-    # cross-validation: 0.59 this way, 0.55 standardising everything).
+    # Embedding columns stay as they are (a unit vector: comparable scales already); the hand-made columns are
+    # standardised and down-weighted so that 21 of them do not drown the 384 vector columns (grouped
+    # cross-validation with the version-1 features: 0.59 this way, 0.55 standardising everything).
     mean = np.zeros(matrix.shape[1])
     scale = np.ones(matrix.shape[1])
     hand = slice(EMBEDDING_COLUMNS, None)
@@ -345,8 +395,13 @@ def uptake_train(
     groups = np.array([e.obs_id for e in rated])
     train_ids, heldout_ids = observation_split(rated, heldout_share=heldout_share, seed=seed)
     train = np.array([g in train_ids for g in groups])
-    meta = {"version": version, "feature_version": FEATURE_VERSION, "embedding_model": models.EMBEDDING_MODEL_NAME}
-    alphas = [alpha] if alpha is not None else [10.0, 30.0, 100.0]
+    meta = {
+        "version": version,
+        "feature_version": FEATURE_VERSION,
+        "embedding_model": models.EMBEDDING_MODEL_NAME,
+        "pair_layers": PAIR_LAYERS,
+    }
+    alphas = [alpha] if alpha is not None else [3.0, 10.0, 30.0]
     cross_validated: dict[str, float] = {}
     for candidate in alphas:
         predicted = np.zeros(int(train.sum()))

@@ -70,7 +70,7 @@ def test_the_analysis_job_stores_the_report_with_provenance(school, django_captu
     assert transcript.status == Transcript.Status.READY
     report = CoachingReport.objects.get(transcript=transcript)
     assert report.provenance["policy_version"] == "coaching-policy-4"
-    assert report.provenance["uptake_model_version"] == "uptake-ridge-1"
+    assert report.provenance["uptake_model_version"] == "uptake-pair-ridge-2"
     assert report.provenance["phrasing"] in ("model", "template")
     if report.provenance["phrasing"] == "model":
         assert report.provenance["model_version"] == "smollm2-135m-instruct"

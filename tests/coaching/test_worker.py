@@ -31,7 +31,7 @@ def test_confirming_the_speakers_runs_the_analysis_on_the_models_worker(celery_w
     assert transcript.status == Transcript.Status.READY, transcript.error
     assert transcript.job is not None and transcript.job.worker
     report = transcript.report
-    assert report.provenance["uptake_model_version"] == "uptake-ridge-1"
+    assert report.provenance["uptake_model_version"] == "uptake-pair-ridge-2"
     if report.provenance["phrasing"] == "model":
         assert report.provenance["model_version"] and report.provenance["prompt_template"] == "coaching_suggestion@v1"
     else:

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--data", type=Path, required=True, help="CSV in the NCTE uptake layout")
         parser.add_argument("--output", type=Path, default=UPTAKE_MODEL_DIR, help="model directory to write")
         parser.add_argument(
-            "--model-version", default="uptake-ridge-1", help="version name stored with every prediction"
+            "--model-version", default="uptake-pair-ridge-2", help="version name stored with every prediction"
         )
         parser.add_argument("--heldout-share", type=float, default=0.2, help="share of observations kept aside")
         parser.add_argument("--seed", type=int, default=13)
