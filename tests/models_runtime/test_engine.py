@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from models_runtime.backends.local import engine_for
@@ -56,3 +58,34 @@ def test_a_seeded_sample_is_the_same_alone_and_beside_other_requests(engine) -> 
     texts = [handle.result().text for handle in handles]
     assert texts[0] == alone
     assert texts[2] != alone  # another seed, another sample
+
+
+GRADE = [
+    {"role": "user", "content": "Grade the answer '7' to 'What is 3+4?'. Reply in JSON with a label and a reason."}
+]
+GRADE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "label": {"enum": ["correct", "partially_correct", "incorrect"]},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 80},
+    },
+    "required": ["label", "reason"],
+    "additionalProperties": False,
+}
+
+
+def test_a_json_request_is_valid_for_its_schema_and_the_same_greedy_text_every_time(engine) -> None:
+    # The text the xgrammar-constrained `generate` path wrote on this prompt (float32, greedy) when this test
+    # was written; a change to how the grammar is applied must keep it.
+    first = engine.complete(ChatRequest(messages=GRADE, max_new_tokens=48, json_schema=GRADE_SCHEMA))
+    again = engine.complete(ChatRequest(messages=GRADE, max_new_tokens=48, json_schema=GRADE_SCHEMA))
+    reply = json.loads(first.text)
+    assert set(reply) == {"label", "reason"}
+    assert reply["label"] in {"correct", "partially_correct", "incorrect"}
+    assert 1 <= len(reply["reason"]) <= 80
+    assert first.text == '{"label": "incorrect", "reason": "3 + 4 = 7"}'
+    assert first.finish_reason == "stop"
+    assert again.text == first.text
+    # Unconstrained, the model writes no JSON at all on this prompt: the grammar is what made it JSON.
+    free = engine.complete(ChatRequest(messages=GRADE, max_new_tokens=48)).text
+    assert not free.lstrip().startswith("{")
