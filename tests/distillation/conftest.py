@@ -72,13 +72,6 @@ def fake_vllm() -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread(settings: Any) -> None:
-    settings.MODEL_TORCH_THREADS = (
-        1  # the test machine is shared: threads waiting on each other cost more than they give
-    )
-
-
-@pytest.fixture(autouse=True)
 def _run_directories_removed() -> Iterator[None]:
     """A test's run directories (model weights) are removed after it: the database rows are rolled back anyway."""
     import shutil
