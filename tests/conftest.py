@@ -90,6 +90,18 @@ def demo_examples() -> list[GradingExample]:
     return examples
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads() -> None:
+    """Every in-process model of the test run (embeddings, training, the local engine) on the test settings'
+    MODEL_TORCH_THREADS (1): the engine sets it process-wide when it first loads; this sets it from the start,
+    so a test's speed does not depend on which test loaded the engine first."""
+    import torch
+    from django.conf import settings
+
+    if settings.MODEL_TORCH_THREADS:
+        torch.set_num_threads(settings.MODEL_TORCH_THREADS)
+
+
 @pytest.fixture(scope="session")
 def grader_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("grader")
