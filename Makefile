@@ -31,13 +31,17 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed-runtime
 	touch $@
 
 # llama.cpp's server (the one model server, models_runtime/model_server.py) and its GGUF converter, built
-# from the llama-cpp-python source package on PyPI. The flags build for any x86-64-v3 CPU (AVX2, FMA,
-# F16C: Intel Haswell and AMD Zen onwards), not only this one; set LLAMA_CMAKE_ARGS="-DGGML_NATIVE=ON" for
-# the fastest build for this very CPU. The result is kept in $(LLAMA_CACHE) (like pip's wheel cache), so a
-# second virtualenv on the same machine copies it in seconds; a fresh machine compiles (see docs/decisions/0008).
+# from the llama-cpp-python source package on PyPI, for the CPU of the machine that builds it (GGML_NATIVE:
+# AVX-512 and VNNI where the CPU has them; what pip's own source build of llama-cpp-python does): on this
+# 2-core AMD EPYC, 2.3x the prefill and 2.4x the decode of a portable AVX2 build at 1 thread (docs/decisions/
+# 0008). The model server runs where it is installed; for a binary that must run on other CPUs (an image
+# built elsewhere) set LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON". The
+# result is kept in $(LLAMA_CACHE) (like pip's wheel cache), keyed by the flags and this CPU's model and
+# features, so a second virtualenv on the same machine copies it in seconds; a fresh machine compiles.
 LLAMA_CPP_VERSION := 0.3.36
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
-LLAMA_KEY := $(shell printf '%s' '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON
+LLAMA_CPU := $(shell { grep -m1 '^model name' /proc/cpuinfo; grep -m1 '^flags' /proc/cpuinfo; } 2>/dev/null; uname -m)
+LLAMA_KEY := $(shell printf '%s' '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE_ARGS) $(LLAMA_CPU)' | sha1sum | cut -c1-12)
 LLAMA_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tutorloop/llama.cpp-$(LLAMA_CPP_VERSION)-$(LLAMA_KEY)
 LLAMA_SRC := $(VENV)/src/llama_cpp_python-$(LLAMA_CPP_VERSION)
 
