@@ -18,21 +18,7 @@ from models_runtime.errors import ModelFilesError
 from models_runtime.models import ModelVersion
 from models_runtime.types import ChatRequest
 from tests.models_runtime.conftest import LlamaServer
-
-# The fixed prompts of the export check. The export is q8_0 (models_runtime/gguf_export.py), so its greedy
-# text may part from the float32 original's where the original itself nearly ties. The tolerance: on each
-# prompt the two texts are the same up to their first differing token, and there the original's two most
-# likely tokens are within NEAR_TIE of each other in probability (a wrong weight, tokenizer or template
-# parts at a token the original is sure of); and at least EXACT_AT_LEAST of the prompts match exactly.
-PROMPTS = [
-    "What is 7 times 6? Answer briefly.",
-    "Explain in one sentence why we subtract a coupon before splitting a bill.",
-    "A student wrote 3/4 + 1/4 = 4/8. What would you ask them?",
-    "Name three prime numbers.",
-]
-NEW_TOKENS = 32
-EXACT_AT_LEAST = 2
-NEAR_TIE = 0.1
+from tests.models_runtime.greedy_check import EXACT_AT_LEAST, NEAR_TIE, NEW_TOKENS, PROMPTS
 
 
 def top_two_margin(engine: LocalEngine, messages: list[dict[str, str]], continuation: list[int]) -> float:

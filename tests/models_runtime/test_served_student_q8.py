@@ -20,16 +20,8 @@ import pytest
 from models_runtime import model_server
 from models_runtime.conversion import DEFAULT_STUDENT_NAME, gguf_source_path
 from tests.models_runtime.conftest import LlamaServer, start_llama_server, stop_llama_server, wait_until_serving
+from tests.models_runtime.greedy_check import EXACT_AT_LEAST, NEAR_TIE, NEW_TOKENS, PROMPTS
 
-PROMPTS = [
-    "What is 7 times 6? Answer briefly.",
-    "Explain in one sentence why we subtract a coupon before splitting a bill.",
-    "A student wrote 3/4 + 1/4 = 4/8. What would you ask them?",
-    "Name three prime numbers.",
-]
-NEW_TOKENS = 32
-EXACT_AT_LEAST = 2
-NEAR_TIE = 0.1
 SHIPPED = "student-shipped-q4_1"
 
 
