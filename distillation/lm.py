@@ -226,10 +226,9 @@ def _shared_arguments(
     }
 
 
-def _train(
-    trainer: Any, *, started: float, losses: list[dict[str, float]], counted: dict[str, int]
-) -> tuple[Any, dict[str, Any]]:
-    """Train quietly (the step callback reports progress) and return the trained model with the figures."""
+def _train(trainer: Any, *, losses: list[dict[str, float]], counted: dict[str, int]) -> tuple[Any, dict[str, Any]]:
+    """Train quietly (the step callback reports progress) and return the trained model with the figures; the
+    caller adds the seconds once the model is saved."""
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)
@@ -239,7 +238,6 @@ def _train(
         "steps": int(result.global_step),
         "train_loss": round(float(result.training_loss), 4),
         "loss_curve": losses,
-        "seconds": round(time.monotonic() - started, 1),
     }
 
 
@@ -287,7 +285,7 @@ def dpo_train_lora(
             ),
             callbacks=[_StepCallback.make(tick, losses)],
         )
-        trained, figures = _train(trainer, started=started, losses=losses, counted={"pairs": len(rows)})
+        trained, figures = _train(trainer, losses=losses, counted={"pairs": len(rows)})
         merged = trained.merge_and_unload()
         model_save(merged, tokenizer, output_dir, what="aligned teacher")
     figures["seconds"] = round(time.monotonic() - started, 1)
@@ -334,7 +332,7 @@ def sft_train(
             processing_class=tokenizer,
             callbacks=[_StepCallback.make(tick, losses)],
         )
-        trained, figures = _train(trainer, started=started, losses=losses, counted={"examples": len(rows)})
+        trained, figures = _train(trainer, losses=losses, counted={"examples": len(rows)})
         model_save(trained, tokenizer, output_dir, what="student checkpoint")
     figures["seconds"] = round(time.monotonic() - started, 1)
     return figures
