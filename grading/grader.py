@@ -12,6 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from grading.feedback import FeedbackBank, FeedbackItem, feedback_write
 from grading.grader_model import GRADER_METHOD_VERSION, GraderPrediction, GradingExample, grader_load, question_text_key
 from models_runtime import api as models
@@ -101,7 +103,9 @@ def verdicts_for(
     for item, prediction in zip(feedback_items, predictions, strict=True):
         item.label = prediction.label
     if include_feedback:
-        written = feedback_write(feedback_items, bank=bank_load(directory, extra_bank_rows))
+        written = feedback_write(
+            feedback_items, bank=bank_load(directory, extra_bank_rows), use_model=settings.GRADING_MODEL_FEEDBACK
+        )
     else:
         written = [("", {}) for _ in feedback_items]
     return [

@@ -260,6 +260,9 @@ MODEL_SERVER_CONTEXT = env_int("MODEL_SERVER_CONTEXT", 16384)  # tokens of KV ca
 # server unless told otherwise: nothing listens on any other local port by default.
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", MODEL_SERVER_URL or "http://127.0.0.1:8081/v1")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "not-needed")
+# Off (GRADING_MODEL_FEEDBACK=0): a grade's feedback is chosen from teachers' feedback on similar answers and the
+# model writes no draft (a school without a model server; a machine too slow to write drafts while grading).
+GRADING_MODEL_FEEDBACK = env_bool("GRADING_MODEL_FEEDBACK", True)
 OPENAI_MODEL = env_str("OPENAI_MODEL", "")
 OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 60.0)
 MODEL_MAX_NEW_TOKENS = env_int("MODEL_MAX_NEW_TOKENS", 256)

@@ -44,9 +44,10 @@ def test_the_sample_keeps_every_question_and_every_label() -> None:
 
 
 def test_seed_prepares_a_quick_grader_that_grades_the_demo_then_trains_the_full_one(
-    models_dir: Path, monkeypatch
+    models_dir: Path, monkeypatch, settings
 ) -> None:
     monkeypatch.setattr(jobs, "QUICK_ANSWERS_PER_QUESTION", 6)  # the shape of the run, in less time
+    settings.GRADING_MODEL_FEEDBACK = False  # feedback from the teachers' bank: the model's drafts are tested elsewhere
     call_command("seed_demo")
     first = Job.objects.get(kind="grading.retrain")
     assert (first.title, first.params["quick"]) == ("Prepare the first grader", True)

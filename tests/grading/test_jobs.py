@@ -17,6 +17,12 @@ from tests.grading.factories import saf_class
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _feedback_from_the_bank(settings) -> None:
+    # The jobs' flow is tested here; the model's drafts are tested in test_services.py and test_worker.py.
+    settings.GRADING_MODEL_FEEDBACK = False
+
+
 def run(job: Job) -> Job:
     finished = job_run(job_id=str(job.pk), work=lambda claimed: assignment_grading_run(job=claimed))
     assert finished is not None

@@ -45,6 +45,16 @@ def test_grading_writes_label_score_feedback_with_provenance_once(people, active
     assert GradeChange.objects.filter(action="machine_graded").count() == 3
 
 
+def test_without_model_feedback_the_feedback_is_chosen_from_the_teachers(people, active_grader, settings) -> None:
+    settings.GRADING_MODEL_FEEDBACK = False
+    submissions = list(Submission.objects.filter(is_current=True).select_related("question"))
+    [grade] = submissions_grade(submissions=submissions[:1])
+    assert grade.feedback
+    assert grade.provenance["feedback_source"] in {"retrieved", "fallback"}
+    assert "model_version" not in grade.provenance  # no model wrote anything the student reads
+    assert grade.provenance["grader_version"] == "test-grader"
+
+
 def test_injected_instructions_do_not_change_the_label(people, active_grader) -> None:
     from grading.models import Question
 

@@ -28,7 +28,7 @@ from tests.worker import database_url
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-EXTRA_STUDENTS = 3  # 12 demo answers + 12: two chunks, so the kill lands between them
+EXTRA_STUDENTS = 2  # 12 demo answers + 8: two chunks (16 and 4), so the kill lands between them
 HEARTBEAT_SECONDS, STALE_SECONDS = "0.5", "4"
 WORKER_COMMAND = [sys.executable, "-m", "celery", "--app", "config", "worker", "--pool", "solo", "--loglevel", "INFO"]
 WORKER_COMMAND += ["--queues", "default,models", "--without-gossip", "--without-mingle"]

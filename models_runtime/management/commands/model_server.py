@@ -52,6 +52,7 @@ class Command(BaseCommand):
             raise CommandError("MODEL_SERVER_URL is empty, so generation runs in-process: there is no server to run.")
         try:
             host, port = model_server.server_address()
+            model_server.binary_path()  # a missing server is said at once, before a minute of preparing its files
             preset = self._preset_write()
             command = model_server.server_command(
                 host=options["host"] or host,
