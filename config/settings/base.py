@@ -260,6 +260,8 @@ MODEL_SERVER_CONTEXT = env_int("MODEL_SERVER_CONTEXT", 16384)  # tokens of KV ca
 # server unless told otherwise: nothing listens on any other local port by default.
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", MODEL_SERVER_URL or "http://127.0.0.1:8081/v1")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "not-needed")
+# Each web process (config/asgi.py) loads the embedding model before serving, not on the first request needing it.
+WEB_WARM_EMBEDDINGS = env_bool("WEB_WARM_EMBEDDINGS", True)
 # Off (GRADING_MODEL_FEEDBACK=0): a grade's feedback is chosen from teachers' feedback on similar answers and the
 # model writes no draft (a school without a model server; a machine too slow to write drafts while grading).
 GRADING_MODEL_FEEDBACK = env_bool("GRADING_MODEL_FEEDBACK", True)
