@@ -177,6 +177,13 @@ def step_execute(*, run: DistillationRun, name: str, job: Job | None = None) -> 
         logger.exception("distillation run %s step %s failed", run.pk, name)
         _step_failed(run, step, f"{type(error).__name__}: {error}")
         return step
+    except BaseException:  # Ctrl-C or a signal in the `distill` command: the run must not stay "running"
+        step.status, step.message = Status.CANCELLED, "Stopped (the process was interrupted); resume to continue."
+        _append_log(step, step.message)
+        step.finished_at = timezone.now()
+        step.save()
+        _finish_run(run, status=Status.CANCELLED, message=f"Stopped at step {name}: the process was interrupted.")
+        raise
     step.status, step.figures, step.finished_at = Status.SUCCEEDED, figures, timezone.now()
     step.message = "Done."
     step.progress = step.total or step.progress
@@ -263,6 +270,12 @@ def run_cancel(*, run: DistillationRun) -> DistillationRun:
             if job.status == Job.Status.CANCELLED:  # it had not started
                 RunStep.objects.filter(pk=step.pk).update(status=Status.CANCELLED)
                 _finish_run(run, status=Status.CANCELLED, message=f"Cancelled before step {step.name} started.")
+    running = run.steps.filter(status=Status.RUNNING, job_id="").first()
+    if running is not None:
+        # Run by the `distill` command, with no job to cancel: if that process is alive it stops at its next
+        # progress report; if it died (killed), nothing else would ever end the run, so it ends here.
+        RunStep.objects.filter(pk=running.pk).update(status=Status.CANCELLED, finished_at=timezone.now())
+        _finish_run(run, status=Status.CANCELLED, message=f"Cancelled at step {running.name}.")
     run.refresh_from_db()
     return run
 

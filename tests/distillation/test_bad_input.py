@@ -81,3 +81,34 @@ def test_a_remote_teacher_down_mid_run_fails_the_draft_with_its_message_and_the_
     assert step.figures["teacher"] == "openai:openai-big-teacher"
     assert step.figures["drafts"] == 3 * 2  # 1 teacher draft + the product's consensus text per seed item
     assert all(request["model"] == "big-teacher" for request in up.requests)
+
+
+def test_a_run_whose_distill_process_died_mid_step_is_ended_by_cancel_and_frees_the_data_for_a_new_run() -> None:
+    run = services.run_create(config_name="tiny")
+    # What a `distill` command killed during its draft leaves behind: the step running, no job to cancel.
+    DistillationRun.objects.filter(pk=run.pk).update(status=Status.RUNNING)
+    run.steps.filter(name="draft").update(status=Status.RUNNING, job_id="")
+    run.refresh_from_db()
+    with pytest.raises(ConflictError, match="already working"):
+        services.run_create(config_name="tiny", seed=5)
+
+    run = services.run_cancel(run=run)
+    assert run.status == Status.CANCELLED and run.message == "Cancelled at step draft."
+    assert run.steps.get(name="draft").status == Status.CANCELLED
+    assert services.next_step(run).name == "draft"  # a resume would start there
+    assert services.run_create(config_name="tiny", seed=5).status == Status.QUEUED
+
+
+def test_an_interrupted_distill_process_leaves_its_run_cancelled_not_running(monkeypatch) -> None:
+    from distillation import pipeline
+
+    def interrupted(context):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(pipeline.STEPS, "draft", interrupted)
+    run = services.run_create(config_name="tiny")
+    with pytest.raises(KeyboardInterrupt):
+        services.run_in_process(run=run)
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and "interrupted" in run.message
+    assert run.steps.get(name="draft").status == Status.CANCELLED
