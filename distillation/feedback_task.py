@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,37 @@ from grading.grader_model import question_text_key
 from models_runtime import api as models
 
 TASK = "feedback"
+TARGET = "feedback"  # the row's gold output: the teacher's feedback
+NAME = "grading feedback"
+PRIMARY = "feedback_rouge_l"  # the held-out figure versions of this task are compared on
+POLICY_VERSION = "arte-feedback-v1"
 SOURCE_DIR = Path(__file__).resolve().parent.parent / "grading" / "seed_data" / "saf_english"
 DATASET_SLUG = "saf-english-feedback"
 SOURCE = (
     "SAF (Filighera et al., ACL 2022), SebOchs/SAF @ 09949e9, English training answers (grading/seed_data/saf_english)"
 )
 LICENSE = "MIT (SAF)"
+DATASET_NAME = "SAF English graded answers with teachers' feedback (split for distillation)"
+DATASET_KIND = "graded_answers"
+DATASET_DESCRIPTION = "Split by a hash of each answer: heldout 15%, dev 5%, train 80%."
+BASELINE = "retrieval_consensus"  # the product's text without a model
+# A promoted candidate's draft is kept whenever it passes the checks (grading.feedback.feedback_choose).
+CANDIDATE_METRICS = {"keeps_own_draft": True}
+FIGURE_COLUMNS = (
+    ("feedback_rouge_l", "ROUGE-L"),
+    ("feedback_sacrebleu", "sacreBLEU"),
+    ("passes_checks", "Passes the product's checks"),
+)
+TRAINING_SET_TEXT = {
+    "tailored": (
+        "ARTE-tailored feedback training set",
+        "Feedback examples the aligned teacher wrote and the student preferred.",
+    ),
+    "untailored": (
+        "Untailored teacher drafts (baseline, same size)",
+        "The teacher's first draft per seed item: the baseline the tailored set is compared with.",
+    ),
+}
 HELDOUT_PERCENT, DEV_PERCENT = 15, 5
 TEACHER_PROMPT = models.prompt_load(Path(__file__).resolve().parent / "prompts" / "teacher_feedback.toml")
 PREFERENCE_PROMPT = models.prompt_load(Path(__file__).resolve().parent / "prompts" / "student_preference.toml")
@@ -63,6 +88,10 @@ def source_rows(path: Path = SOURCE_DIR) -> list[dict[str, Any]]:
         }
         for example in saf_read(path)
     ]
+
+
+def key(row: dict[str, Any]) -> str:
+    return str(row["answer"])
 
 
 def usable(row: dict[str, Any]) -> bool:
@@ -135,6 +164,72 @@ def bank_build(
     return Bank(bank=bank, vectors={row["answer"]: known[row["answer"]] for row in lookup_rows})
 
 
+def bank_for(
+    split: dict[str, list[dict[str, Any]]], *, config: Any, cache: Path | None, report: Callable[..., None]
+) -> Bank:
+    """The retrieval bank for a run: training answers (not seed items) of the questions involved, at most
+    `config.bank_per_question` of each."""
+    needed = {row["question"] for name in ("seeds", "dev", "heldout", "corrections") for row in split[name]}
+    bank_rows = [row for row in split["bank"] if row["question"] in needed]
+    if config.bank_per_question:
+        counts: dict[str, int] = {}
+        capped = []
+        for row in bank_rows:
+            counts[row["question"]] = counts.get(row["question"], 0) + 1
+            if counts[row["question"]] <= config.bank_per_question:
+                capped.append(row)
+        bank_rows = capped
+    report(0, 0, f"Embedding the retrieval bank ({len(bank_rows)} graded answers)")
+    lookups = [row for name in ("seeds", "dev", "heldout", "corrections") for row in split[name]]
+    return bank_build(bank_rows=bank_rows, lookup_rows=lookups, cache=cache)
+
+
+def training_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A training set row's context (everything but the output)."""
+    return {name: row[name] for name in ("question", "reference_answers", "answer", "label")}
+
+
+def figures_for(texts: list[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    from grading.evaluation import text_similarity
+
+    figures = text_similarity(texts, [row["feedback"] for row in rows])
+    figures["passes_checks"] = round(sum(1 for t, r in zip(texts, rows, strict=True) if not check(t, r)) / len(rows), 3)
+    return figures
+
+
+def evaluate(
+    written: Callable[[Path, list[dict[str, Any]], Any], list[str]],
+    models_to_measure: dict[str, Path],
+    heldout_rows: list[dict[str, Any]],
+    bank: Bank,
+    *,
+    active: Any,
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Model-written feedback on the held-out answers (the product's prompt, greedy) for each model, the
+    retrieval consensus, and what students would read in the product: its choice between the model's draft and
+    the retrieved text, for the active version as it is and for the candidate once promoted (it keeps every
+    draft that passes the checks)."""
+    figures: dict[str, Any] = {"heldout_answers": len(heldout_rows), "split": "SAF English, held-out 15% of answers"}
+    samples: dict[str, list[str]] = {}
+    texts: dict[str, list[str]] = {}
+    for number, (name, directory) in enumerate(models_to_measure.items()):
+        texts[name] = written(directory, heldout_rows, (number, len(models_to_measure), name))
+        figures[name] = figures_for(texts[name], heldout_rows)
+        samples[name] = texts[name][:5]
+    figures[BASELINE] = figures_for(product_consensus(heldout_rows, bank), heldout_rows)
+    active_keeps = bool((active.metrics or {}).get("keeps_own_draft"))
+    for name, drafts, keeps in (
+        ("product_active", texts["base"], active_keeps),
+        ("product_candidate", texts["tailored"], True),
+    ):
+        chosen = product_choice(heldout_rows, bank, drafts, keeps_own_draft=keeps)
+        figures[name] = figures_for([text for text, _ in chosen], heldout_rows)
+        figures[name]["model_text_share"] = round(
+            sum(1 for _, source in chosen if source == "generated") / max(len(chosen), 1), 3
+        )
+    return figures, samples
+
+
 def _examples_text(bank: Bank, indexes: list[int], label: str) -> str:
     return (
         "\n".join(f'- Answer: "{bank.bank.answers[i][:300]}" -> Feedback: {bank.bank.feedback[i]}' for i in indexes)
@@ -171,6 +266,19 @@ def product_consensus(rows: list[dict[str, Any]], bank: Bank) -> list[str]:
     """The product's retrieval-and-consensus feedback (no model): one more teacher view."""
     written = product_feedback.feedback_write([_item(row) for row in rows], bank=bank.bank, use_model=False)
     return [text for text, _ in written]
+
+
+def product_choice(
+    rows: list[dict[str, Any]], bank: Bank, drafts: list[str], *, keeps_own_draft: bool
+) -> list[tuple[str, str]]:
+    """What the product would show for each row given these model drafts (the feedback writer's own rule,
+    `grading.feedback.feedback_choose`): the text and its source (`generated` when the model's draft is kept)."""
+    items = [_item(row) for row in rows]
+    vectors = np.array([bank.vectors[row["answer"]] for row in rows])
+    chosen = product_feedback.feedback_choose(
+        items, bank=bank.bank, vectors=vectors, drafts=list(drafts), keeps_own_draft=keeps_own_draft
+    )
+    return [(text, choice["feedback_source"]) for text, choice in chosen]
 
 
 def clean(text: str) -> str:
@@ -240,6 +348,7 @@ def corrections() -> list[dict[str, Any]]:
             "label": correction["label"],
             "feedback": correction["feedback"],
             "machine_feedback": correction["machine_feedback"],
+            "machine_text": correction["machine_feedback"],
             "split": "correction",
         }
         if usable(row):

@@ -33,6 +33,7 @@ ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 class DistillationRun(models.Model):
     class Task(models.TextChoices):
         FEEDBACK = "feedback", "Grading feedback"
+        TUTOR = "tutor", "Tutor turns"
 
     task = models.CharField(max_length=20, choices=Task.choices)
     config_name = models.CharField(max_length=20)

@@ -38,12 +38,10 @@ from django.conf import settings
 from django.db import transaction
 
 from core.errors import ApplicationError
-from distillation import feedback_task as adapter
 from distillation import lm
 from distillation.config import RunConfig
 from models_runtime import api as models
 
-POLICY_VERSION = "arte-feedback-v1"
 CORRECTION_WEIGHT = 3
 AGREEMENT_MIN = 0.2
 MIN_SEEDS = 2
@@ -84,16 +82,29 @@ def read_json(path: Path) -> Any:
 class Context:
     """What the steps share: the run's configuration, seed, data and directory; the bank is built once."""
 
-    def __init__(self, *, run_id: int, config: RunConfig, seed: int, rows: list[dict[str, Any]], report: Report):
+    def __init__(
+        self,
+        *,
+        run_id: int,
+        config: RunConfig,
+        seed: int,
+        rows: list[dict[str, Any]],
+        report: Report,
+        adapter: Any = None,
+    ):
+        from distillation.adapters import adapter_for
+
         self.run_id, self.config, self.seed, self.report = run_id, config, seed, report
+        self.adapter = adapter if adapter is not None else adapter_for("feedback")
         self.directory = run_dir(run_id)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.rows = rows
-        self._bank: adapter.Bank | None = None
+        self._bank: Any = None
         self._split: dict[str, list[dict[str, Any]]] | None = None
 
     def split(self) -> dict[str, list[dict[str, Any]]]:
         if self._split is None:
+            adapter = self.adapter
             usable = [row for row in self.rows if adapter.usable(row)]
             by_split: dict[str, list[dict[str, Any]]] = {"train": [], "dev": [], "heldout": []}
             for row in usable:
@@ -102,39 +113,27 @@ class Context:
             train = list(by_split["train"])
             rng.shuffle(train)
             seeds = train[: self.config.seeds]
-            seed_answers = {row["answer"] for row in seeds}
+            seed_keys = {adapter.key(row) for row in seeds}
             dev = list(by_split["dev"])
             random.Random(self.seed + 1).shuffle(dev)
-            heldout = sorted(by_split["heldout"], key=lambda row: (row["question"], row["answer"]))
+            heldout = sorted(by_split["heldout"], key=lambda row: (row["question"], adapter.key(row)))
             random.Random(0).shuffle(heldout)  # the same held-out answers for every run and seed
             if self.config.eval_items:
                 heldout = heldout[: self.config.eval_items]
             self._split = {
                 "seeds": seeds,
-                "bank": [row for row in train if row["answer"] not in seed_answers],
+                "bank": [row for row in train if adapter.key(row) not in seed_keys],
                 "dev": dev[: self.config.dev_pool],
                 "heldout": heldout,
                 "corrections": adapter.corrections(),
             }
         return self._split
 
-    def bank(self) -> adapter.Bank:
+    def bank(self) -> Any:
+        """The task's bank of teachers' texts the prompts' examples come from (built and embedded once)."""
         if self._bank is None:
-            split = self.split()
-            needed = {row["question"] for key in ("seeds", "dev", "heldout", "corrections") for row in split[key]}
-            bank_rows = [row for row in split["bank"] if row["question"] in needed]
-            if self.config.bank_per_question:
-                counts: dict[str, int] = {}
-                capped = []
-                for row in bank_rows:
-                    counts[row["question"]] = counts.get(row["question"], 0) + 1
-                    if counts[row["question"]] <= self.config.bank_per_question:
-                        capped.append(row)
-                bank_rows = capped
-            self.report(0, 0, f"Embedding the retrieval bank ({len(bank_rows)} graded answers)")
-            lookups = [row for key in ("seeds", "dev", "heldout", "corrections") for row in split[key]]
-            self._bank = adapter.bank_build(
-                bank_rows=bank_rows, lookup_rows=lookups, cache=self.directory / "embeddings.npz"
+            self._bank = self.adapter.bank_for(
+                self.split(), config=self.config, cache=self.directory / "embeddings.npz", report=self.report
             )
         return self._bank
 
@@ -169,6 +168,7 @@ def _remote_generate(conversations: list[Any], *, samples: int, config: RunConfi
 
 
 def step_draft(context: Context) -> dict[str, Any]:
+    adapter = context.adapter
     config, split = context.config, context.split()
     seeds = split["seeds"]
     if len(seeds) < MIN_SEEDS:
@@ -250,7 +250,8 @@ def step_draft(context: Context) -> dict[str, Any]:
 def _score_drafts(
     context: Context, scorer: lm.LocalLM, candidates: list[tuple[dict[str, Any], str]], dev: list[dict[str, Any]]
 ) -> np.ndarray:
-    """matrix[c, j]: gain in mean log-likelihood of dev item j's gold feedback with candidate c in context."""
+    """matrix[c, j]: gain in mean log-likelihood of dev item j's gold output with candidate c in context."""
+    adapter = context.adapter
     pairs = [pair for row, text in candidates for pair in adapter.preference_pairs_for(row, text, dev)]
     baseline = np.array(scorer.target_logprob(adapter.baseline_pairs(dev), batch_size=context.config.score_batch))
 
@@ -262,6 +263,7 @@ def _score_drafts(
 
 
 def step_prefer(context: Context) -> dict[str, Any]:
+    adapter = context.adapter
     config, split = context.config, context.split()
     drafts = read_json(context.directory / "drafts.json")["records"]
     candidates = [
@@ -292,13 +294,13 @@ def step_prefer(context: Context) -> dict[str, Any]:
             if worst["text"] and worst["text"] != ranked[0]["text"]:
                 pairs.append({"seed": record["seed"], "chosen": ranked[0]["text"], "rejected": worst["text"]})
     corrections = [
-        {"seed": row, "chosen": row["feedback"], "rejected": row["machine_feedback"], "source": "correction"}
+        {"seed": row, "chosen": row[adapter.TARGET], "rejected": row["machine_text"], "source": "correction"}
         for row in split["corrections"]
     ]
     write_json(context.directory / "drafts.json", {**read_json(context.directory / "drafts.json"), "records": drafts})
     write_json(
         context.directory / "preferences.json",
-        {"pairs": pairs + corrections, "dev_items": [split["dev"][i]["answer"][:80] for i in chosen_dev]},
+        {"pairs": pairs + corrections, "dev_items": [adapter.key(split["dev"][i])[:80] for i in chosen_dev]},
     )
     winners = [r["drafts"][0] for r in drafts if r["drafts"]]
     best_views = [next((d["view"] for d in r["drafts"] if d.get("rank") == 0), "") for r in drafts]
@@ -319,6 +321,7 @@ def step_prefer(context: Context) -> dict[str, Any]:
 
 
 def step_align(context: Context) -> dict[str, Any]:
+    adapter = context.adapter
     config = context.config
     version, backend = _teacher()
     pairs = read_json(context.directory / "preferences.json")["pairs"]
@@ -356,7 +359,9 @@ def step_align(context: Context) -> dict[str, Any]:
     return {"mode": "dpo_lora", **info}
 
 
-def _dataset_register(*, slug: str, name: str, rows: list[dict[str, Any]], run_id: int, description: str) -> Any:
+def _dataset_register(
+    adapter: Any, *, slug: str, name: str, rows: list[dict[str, Any]], run_id: int, description: str
+) -> Any:
     from datasets_admin.services import dataset_register, dataset_version_lock
 
     with transaction.atomic():  # registered and locked together, or not at all
@@ -374,6 +379,7 @@ def _dataset_register(*, slug: str, name: str, rows: list[dict[str, Any]], run_i
 
 
 def step_generate(context: Context) -> dict[str, Any]:
+    adapter = context.adapter
     config, split = context.config, context.split()
     drafts = read_json(context.directory / "drafts.json")
     records = drafts["records"]
@@ -396,7 +402,7 @@ def step_generate(context: Context) -> dict[str, Any]:
         ]
         del teacher
         preferences = read_json(context.directory / "preferences.json")
-        dev_by_answer = {row["answer"][:80]: row for row in split["dev"]}
+        dev_by_answer = {adapter.key(row)[:80]: row for row in split["dev"]}
         dev = [dev_by_answer[key] for key in preferences["dev_items"] if key in dev_by_answer] or split["dev"]
         scorer = lm.LocalLM(models.model_dir_for(models.version_for_task(adapter.TASK)))
         matrix = _score_drafts(
@@ -424,18 +430,15 @@ def step_generate(context: Context) -> dict[str, Any]:
             next((d for d in record["drafts"] if d["source"] == "teacher"), None),
         )
         common = {
-            "question": row["question"],
-            "reference_answers": row["reference_answers"],
-            "answer": row["answer"],
-            "label": row["label"],
+            **adapter.training_row(row),
             "weight": 1,
             "teacher": drafts["teacher"],
-            "policy_version": POLICY_VERSION,
+            "policy_version": adapter.POLICY_VERSION,
             "prompt_template": adapter.TEACHER_PROMPT.label,
         }
-        tailored.append({**common, "feedback": choice, "source": source})
+        tailored.append({**common, adapter.TARGET: choice, "source": source})
         if first is not None:
-            untailored.append({**common, "feedback": first["text"], "source": f"first_draft:{first['view']}"})
+            untailored.append({**common, adapter.TARGET: first["text"], "source": f"first_draft:{first['view']}"})
     if not tailored:
         raise NoUsableItemsError(
             "Neither the aligned teacher nor the drafts gave a usable example; nothing was registered."
@@ -444,33 +447,28 @@ def step_generate(context: Context) -> dict[str, Any]:
     tailored, untailored = tailored[:size], untailored[:size]
     for correction in split["corrections"]:
         extra = {
-            "question": correction["question"],
-            "reference_answers": correction["reference_answers"],
-            "answer": correction["answer"],
-            "label": correction["label"],
-            "feedback": correction["feedback"],
+            **adapter.training_row(correction),
+            adapter.TARGET: correction[adapter.TARGET],
             "weight": CORRECTION_WEIGHT,
             "source": "teacher_correction",
             "teacher": "a teacher",
-            "policy_version": POLICY_VERSION,
+            "policy_version": adapter.POLICY_VERSION,
             "prompt_template": "",
         }
         tailored.append(extra)
         untailored.append(extra)
-    tailored_version = _dataset_register(
-        slug=f"arte-{adapter.TASK}-tailored",
-        name="ARTE-tailored feedback training set",
-        rows=tailored,
-        run_id=context.run_id,
-        description="Feedback examples the aligned teacher wrote and the student preferred (distillation app).",
-    )
-    untailored_version = _dataset_register(
-        slug=f"arte-{adapter.TASK}-untailored",
-        name="Untailored teacher drafts (baseline, same size)",
-        rows=untailored,
-        run_id=context.run_id,
-        description="The teacher's first draft per seed item: the baseline the tailored set is compared with.",
-    )
+    registered = {}
+    for name, rows in (("tailored", tailored), ("untailored", untailored)):
+        title, description = adapter.TRAINING_SET_TEXT[name]
+        registered[name] = _dataset_register(
+            adapter,
+            slug=f"arte-{adapter.TASK}-{name}",
+            name=title,
+            rows=rows,
+            run_id=context.run_id,
+            description=f"{description} (distillation app)",
+        )
+    tailored_version, untailored_version = registered["tailored"], registered["untailored"]
     write_json(context.directory / "sets.json", {"tailored": tailored, "untailored": untailored})
     return {
         "tailored_rows": len(tailored),
@@ -479,17 +477,17 @@ def step_generate(context: Context) -> dict[str, Any]:
         "from_best_of_k": size - from_aligned,
         "tailored_dataset": f"{tailored_version.dataset.slug} v{tailored_version.number}",
         "untailored_dataset": f"{untailored_version.dataset.slug} v{untailored_version.number}",
-        "mean_length_words": round(float(np.mean([len(r["feedback"].split()) for r in tailored])), 1),
+        "mean_length_words": round(float(np.mean([len(r[adapter.TARGET].split()) for r in tailored])), 1),
     }
 
 
 def _sft_rows(context: Context, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    bank = context.bank()
+    adapter, bank = context.adapter, context.bank()
     out = []
     for row in rows:
         example = {
             "prompt": adapter.student_messages(row, bank),
-            "completion": [{"role": "assistant", "content": row["feedback"]}],
+            "completion": [{"role": "assistant", "content": row[adapter.TARGET]}],
         }
         out.extend([example] * max(int(row.get("weight", 1)), 1))
     random.Random(context.seed).shuffle(out)
@@ -497,6 +495,7 @@ def _sft_rows(context: Context, rows: list[dict[str, Any]]) -> list[dict[str, An
 
 
 def step_distill(context: Context) -> dict[str, Any]:
+    adapter = context.adapter
     config = context.config
     sets = read_json(context.directory / "sets.json")
     base_dir = models.model_dir_for(models.version_for_task(adapter.TASK))
@@ -527,51 +526,41 @@ def step_distill(context: Context) -> dict[str, Any]:
     return figures
 
 
-def feedback_written(
-    model_dir: Path, rows: list[dict[str, Any]], bank: adapter.Bank, *, config: RunConfig, tick: Any = None
-) -> list[str]:
-    """The feedback a model writes by itself with the product's prompt (greedy), cleaned as the product does."""
+def model_written(context: Context, model_dir: Path, rows: list[dict[str, Any]], tick: Any = None) -> list[str]:
+    """What a model writes by itself with the product's own prompt (greedy), cleaned as the product does."""
+    adapter, bank = context.adapter, context.bank()
     writer = lm.LocalLM(model_dir)
     conversations = [adapter.student_messages(row, bank) for row in rows]
     texts = writer.generate(
-        conversations, max_new_tokens=config.max_new_tokens, batch_size=config.generation_batch, tick=tick
+        conversations,
+        max_new_tokens=context.config.max_new_tokens,
+        batch_size=context.config.generation_batch,
+        tick=tick,
     )
     return [adapter.clean(options[0]) for options in texts]
 
 
-def figures_for(texts: list[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    from grading.evaluation import text_similarity
-
-    figures = text_similarity(texts, [row["feedback"] for row in rows])
-    figures["passes_checks"] = round(
-        sum(1 for t, r in zip(texts, rows, strict=True) if not adapter.check(t, r)) / len(rows), 3
-    )
-    return figures
-
-
 def step_evaluate(context: Context, *, job_id: str = "") -> dict[str, Any]:
-    config, split = context.config, context.split()
-    heldout, bank = split["heldout"], context.bank()
+    adapter = context.adapter
+    heldout, bank = context.split()["heldout"], context.bank()
     active = models.version_for_task(adapter.TASK)
     models_to_measure = {
         "base": models.model_dir_for(active),
         "untailored": context.directory / "student-untailored",
         "tailored": context.directory / "student-tailored",
     }
-    figures: dict[str, Any] = {"heldout_answers": len(heldout), "split": "SAF English, held-out 15% of answers"}
-    samples: dict[str, list[str]] = {}
-    for number, (name, directory) in enumerate(models_to_measure.items()):
 
-        def tick(done: int, total: int, number: int = number, name: str = name) -> None:
-            context.report(number * total + done, 3 * total, f"Measuring the {name} student")
+    def written(directory: Path, rows: list[dict[str, Any]], position: tuple[int, int, str]) -> list[str]:
+        number, count, name = position
 
-        texts = feedback_written(directory, heldout, bank, config=config, tick=tick)
-        figures[name] = figures_for(texts, heldout)
-        samples[name] = texts[:5]
-    retrieved = adapter.product_consensus(heldout, bank)
-    figures["retrieval_consensus"] = figures_for(retrieved, heldout)
+        def tick(done: int, total: int) -> None:
+            context.report(number * total + done, count * total, f"Measuring the {name} student")
+
+        return model_written(context, directory, rows, tick=tick)
+
+    figures, samples = adapter.evaluate(written, models_to_measure, heldout, bank, active=active)
     write_json(context.directory / "evaluation.json", {"figures": figures, "samples": samples})
-    name = f"feedback-arte-r{context.run_id}-s{context.seed}"
+    name = f"{adapter.TASK}-arte-r{context.run_id}-s{context.seed}"
     if models.ModelVersion.objects.filter(name=name).exists():
         figures["candidate"] = name  # registered by an earlier attempt of this step
         return figures
@@ -580,14 +569,14 @@ def step_evaluate(context: Context, *, job_id: str = "") -> dict[str, Any]:
         shutil.copytree(models_to_measure["tailored"], context.directory / ".candidate-copy")
         (context.directory / ".candidate-copy").rename(final)
     metrics = {
-        "primary": "feedback_rouge_l",
+        "primary": adapter.PRIMARY,
         "heldout": figures["tailored"],
-        "comparison": {key: figures[key] for key in ("base", "untailored", "tailored", "retrieval_consensus")},
+        "comparison": {key: value for key, value in figures.items() if isinstance(value, dict)},
         "active_version": {"name": active.name, "heldout": figures["base"]},
-        "heldout_answers": len(heldout),
+        "heldout_items": len(heldout),
         "distillation_run": context.run_id,
-        "policy_version": POLICY_VERSION,
-        "keeps_own_draft": True,
+        "policy_version": adapter.POLICY_VERSION,
+        **adapter.CANDIDATE_METRICS,
     }
     version = models.version_register(
         name=name,

@@ -18,8 +18,8 @@ from django.utils import timezone
 from core.errors import ApplicationError, ConflictError
 from core.models import Job
 from core.services import JobCancelled, job_cancel, job_create, job_progress_set
-from distillation import feedback_task as adapter
 from distillation import pipeline
+from distillation.adapters import adapter_for
 from distillation.config import config_for, config_from_dict
 from distillation.models import STEP_NAMES, DistillationRun, RunStep, Status
 from models_runtime import api as models
@@ -32,20 +32,21 @@ class RunCancelled(Exception):
     """The admin asked to stop the run (checked at every progress report)."""
 
 
-def source_dataset_register() -> Any:
-    """The feedback task's seed data set: SAF's English training answers (shipped), registered once."""
+def source_dataset_register(task: str = "feedback") -> Any:
+    """The task's seed data set, shipped with the app (feedback: SAF's English training answers; tutor: MathDial's
+    teacher turns), registered once (registering the same rows again gives the same version)."""
     from datasets_admin.services import dataset_register
 
-    rows = adapter.source_rows()
+    adapter = adapter_for(task)
     return dataset_register(
         slug=adapter.DATASET_SLUG,
-        name="SAF English graded answers with teachers' feedback (split for distillation)",
-        kind="graded_answers",
+        name=adapter.DATASET_NAME,
+        kind=adapter.DATASET_KIND,
         owner_app="distillation",
         source=adapter.SOURCE,
         license=adapter.LICENSE,
-        rows=rows,
-        description="Split by a hash of each answer: heldout 15%, dev 5%, train 80%.",
+        rows=adapter.source_rows(),
+        description=adapter.DATASET_DESCRIPTION,
     )
 
 
@@ -64,13 +65,12 @@ def run_create(
     Raises ConflictError while another run works on the same task and data."""
     from datasets_admin.selectors import dataset_version_get
 
-    if task != adapter.TASK:
-        raise ApplicationError(f"Task “{task}” has no distillation adapter yet; the feedback task has one.")
+    adapter_for(task)  # a task with no adapter is refused before anything is written
     config = config_for(config_name, **(overrides or {}))
     if dataset_slug:
         version = dataset_version_get(slug=dataset_slug, number=dataset_number)
     else:
-        version = source_dataset_register()
+        version = source_dataset_register(task)
     try:
         with transaction.atomic():
             run = DistillationRun.objects.create(
@@ -156,7 +156,12 @@ def step_execute(*, run: DistillationRun, name: str, job: Job | None = None) -> 
     DistillationRun.objects.filter(pk=run.pk).update(status=Status.RUNNING, message=f"Running: {step.label}.")
     report = _reporter(run, step, job)
     context = pipeline.Context(
-        run_id=run.pk, config=config_from_dict(run.config), seed=run.seed, rows=_rows_for(run), report=report
+        run_id=run.pk,
+        config=config_from_dict(run.config),
+        seed=run.seed,
+        rows=_rows_for(run),
+        report=report,
+        adapter=adapter_for(run.task),
     )
     try:
         function = pipeline.STEPS[name]

@@ -372,12 +372,46 @@ def feedback_write(
             model_note = error.message
 
     keeps_own_draft = any(generation is not None for generation in generations) and _version_keeps_own_draft()
+    drafts = [_clean(generation.text) if generation is not None else None for generation in generations]
+    chosen = feedback_choose(
+        items, bank=bank, vectors=vectors, pools=pools, drafts=drafts, keeps_own_draft=keeps_own_draft
+    )
     results: list[tuple[str, dict[str, Any]]] = []
+    for (text, choice), generation in zip(chosen, generations, strict=True):
+        provenance: dict[str, Any] = dict(generation.provenance) if generation is not None else {}
+        if choice.get("feedback_choice"):
+            provenance["feedback_choice"] = choice["feedback_choice"]
+        if model_note and generation is None:
+            provenance["feedback_model_unavailable"] = model_note[:300]
+        results.append((text, {**provenance, "feedback_source": choice["feedback_source"]}))
+    return results
+
+
+def feedback_choose(
+    items: list[FeedbackItem],
+    *,
+    bank: FeedbackBank,
+    drafts: list[str | None],
+    keeps_own_draft: bool,
+    vectors: np.ndarray | None = None,
+    pools: list[list[int]] | None = None,
+) -> list[tuple[str, dict[str, str]]]:
+    """The product's choice for each item between the model's cleaned draft (None: no draft) and the teachers'
+    texts on similar answers: a draft that fails the checks is never chosen; a version promoted from a
+    distillation run (`keeps_own_draft`) keeps every draft that passes; any other keeps it only when it agrees
+    with the candidates at least as well as the best retrieved text. Returns the text and its source
+    (`generated`, `retrieved`, `fallback`, or either of the last two `_after_check`). The distillation run's
+    evaluation applies the same rule to a candidate's drafts, so its product figures are the product's."""
+    if vectors is None:
+        vectors = models.embed([item.answer or " " for item in items])
+    if pools is None:
+        pools, _ = _pools_and_prompts(items, bank=bank, vectors=vectors)
+    results: list[tuple[str, dict[str, str]]] = []
     # A teacher's text written for one answer is given to one answer of the batch only (unless they are
     # the same answer): three different answers never read the same retrieved sentence.
     given: dict[str, str] = {}
-    for item, vector, pool, generation in zip(items, vectors, pools, generations, strict=True):
-        provenance: dict[str, Any] = dict(generation.provenance) if generation is not None else {}
+    for item, vector, pool, written in zip(items, vectors, pools, drafts, strict=True):
+        choice: dict[str, str] = {}
         text, source, best = FALLBACK[item.label], "fallback", -1.0
         weights = _weights(bank, vector, pool) if pool else np.zeros(0)
         if pool:
@@ -390,14 +424,13 @@ def feedback_write(
                     continue
                 if score > best:
                     text, source, best = bank.feedback[index], "retrieved", score
-        if generation is not None:
-            written = _clean(generation.text)
+        if written is not None:
             if _unusable(written, item):
                 source = f"{source}_after_check"
             elif keeps_own_draft:
                 # A distilled version an admin promoted for this task: its own text, once it passes the checks.
                 text, source = written, "generated"
-                provenance["feedback_choice"] = "promoted_version_own_draft"
+                choice["feedback_choice"] = "promoted_version_own_draft"
             elif pool:
                 tokens = _rouge_tokens(written)
                 agreements = np.array([rouge_l(bank.tokens(index), tokens) for index in pool])
@@ -407,7 +440,5 @@ def feedback_write(
                 text, source = written, "generated"
         if source == "retrieved":
             given[text] = item.answer.strip()
-        if model_note and generation is None:
-            provenance["feedback_model_unavailable"] = model_note[:300]
-        results.append((text, {**provenance, "feedback_source": source}))
+        results.append((text, {**choice, "feedback_source": source}))
     return results

@@ -286,3 +286,35 @@ def notices_for_student(*, student: Any) -> list[TutorNotice]:
         )
         for row in rows
     ]
+
+
+def reply_corrections() -> list[dict[str, Any]]:
+    """Every flagged tutor reply a teacher rewrote, with what it was written from (the stored plan, the student's
+    message, the problem) and both replies: the distillation loop's tutor corrections (issue 23). Replies with
+    no stored plan (written before plans were stored) are left out."""
+    flagged = (
+        Turn.objects.filter(speaker=Turn.Speaker.TUTOR, is_flagged=True)
+        .exclude(better_reply="")
+        .select_related("session__problem", "reply_to")
+        .order_by("pk")
+    )
+    rows = []
+    for turn in flagged:
+        plan = (turn.provenance or {}).get("policy")
+        if not isinstance(plan, dict) or turn.reply_to is None:
+            continue
+        problem = turn.session.problem
+        rows.append(
+            {
+                "turn_id": turn.pk,
+                "problem_id": problem.pk,
+                "statement": problem.statement,
+                "worked_solution": problem.worked_solution,
+                "final_answer": problem.final_answer,
+                "student_message": turn.reply_to.text,
+                "plan": plan,
+                "machine_reply": turn.text,
+                "better_reply": turn.better_reply,
+            }
+        )
+    return rows

@@ -16,9 +16,11 @@
     }
     var models = Object.keys(data.evaluation);
     if (models.length && document.getElementById("chart-eval")) {
-      var rouge = { type: "bar", name: "ROUGE-L", x: models, y: models.map(function (m) { return data.evaluation[m].feedback_rouge_l; }) };
-      var bleu = { type: "bar", name: "sacreBLEU / 100", x: models, y: models.map(function (m) { return data.evaluation[m].feedback_sacrebleu / 100; }) };
-      window.Plotly.newPlot("chart-eval", [rouge, bleu], { title: { text: "Held-out feedback figures" }, barmode: "group" }, config);
+      // One bar series per figure (the selector names them and scales them to 0-1).
+      var traces = (data.series || []).map(function (series) {
+        return { type: "bar", name: series, x: models, y: models.map(function (m) { return data.evaluation[m][series]; }) };
+      });
+      window.Plotly.newPlot("chart-eval", traces, { title: { text: "Held-out figures" }, barmode: "group" }, config);
     }
   }
   document.addEventListener("DOMContentLoaded", draw);

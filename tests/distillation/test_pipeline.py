@@ -10,7 +10,7 @@ import errno
 import pytest
 
 from datasets_admin.selectors import dataset_rows, dataset_version_get
-from distillation import lm, pipeline, services
+from distillation import feedback_task, lm, pipeline, services
 from distillation.models import Status
 from models_runtime.models import ModelVersion
 
@@ -52,12 +52,14 @@ def test_a_tiny_run_end_to_end_stops_on_a_full_disk_and_the_resumed_run_continue
     untailored = dataset_version_get(slug="arte-feedback-untailored")
     assert tailored.is_locked and tailored.row_count == untailored.row_count == generated["tailored_rows"] == 3
     row = next(dataset_rows(version=tailored))
-    assert row["policy_version"] == pipeline.POLICY_VERSION and row["teacher"] == "local:smollm2-135m-instruct"
+    assert row["policy_version"] == feedback_task.POLICY_VERSION and row["teacher"] == "local:smollm2-135m-instruct"
     assert steps["distill"].figures["tailored"]["steps"] == 2
     assert steps["distill"].figures["tailored"]["loss_curve"]
     evaluation = steps["evaluate"].figures
-    for name in ("base", "untailored", "tailored", "retrieval_consensus"):
+    for name in ("base", "untailored", "tailored", "retrieval_consensus", "product_active", "product_candidate"):
         assert 0 <= evaluation[name]["feedback_rouge_l"] <= 1
+    # Once promoted, the candidate's draft is what students read wherever it passes the product's checks.
+    assert evaluation["product_candidate"]["model_text_share"] == evaluation["tailored"]["passes_checks"]
     version = ModelVersion.objects.get(name=run.candidate_version)
     assert version.status == ModelVersion.Status.CANDIDATE  # nothing is promoted automatically
     assert version.tasks == ["feedback"] and version.metrics["keeps_own_draft"] is True
