@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from accounts.models import Role
 from accounts.permissions import role_required
@@ -57,6 +58,10 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "comparison": selectors.run_comparison(run=run),
     }
     if request.headers.get("HX-Request") == "true":
+        if not run.is_active:
+            # The poll saw the run end: reload the whole page, so the candidate's figures, the charts and
+            # Promote (outside the polled section) appear without the admin reloading it.
+            return HttpResponseClientRefresh()
         return render(request, "distillation/run.html#run-pipeline", context)
     return render(request, "distillation/run.html", context)
 
